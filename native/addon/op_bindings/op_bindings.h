@@ -1,0 +1,15 @@
+// Direct bindings of single ops, for the op tests (every backend variant against a naive TS
+// reference) and the per-op benches. Each op registers its functions on the `ops` export object.
+#pragma once
+#include <napi.h>
+
+#include "core/thread_pool.h"
+
+namespace kv::napi {
+
+/** Pool shared by op bindings (resized on demand by setOpThreads). */
+ThreadPool& op_thread_pool();
+
+void register_rms_norm_binding(Napi::Env env, Napi::Object ops);
+
+}  // namespace kv::napi

@@ -1,0 +1,18 @@
+// A read-only 2-D weight matrix [rows, cols] of any DType, rows contiguous (usually memory-mapped).
+#pragma once
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace kv {
+
+struct WeightView {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;  // output features (N)
+  int64_t cols = 0;  // input features (K); a multiple of the dtype's block size
+  int64_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
+  const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes(); }
+};
+
+}  // namespace kv
