@@ -20,5 +20,72 @@ export interface NativeOps {
 export interface NativeAddon {
   backend: 'cpu' | 'cuda';
   cpuInfo: CpuInfo;
+  Model: new (description: NativeModelDescription) => NativeModel;
   ops: NativeOps;
+}
+
+/** The model description passed to `new addon.Model(...)` (native/addon/model_config_parse.cc). */
+export interface NativeModelDescription {
+  files: string[];
+  tensors: Array<{ name: string; dtype: number; shape: number[]; fileIndex: number; offset: number; byteLength: number }>;
+  config: {
+    hiddenSize: number;
+    numLayers: number;
+    numHeads: number;
+    numKvHeads: number;
+    headDim: number;
+    intermediateSize: number;
+    vocabSize: number;
+    rmsNormEps: number;
+    ropeTheta: number;
+    ropeDim: number;
+    /** 0 = adjacent pairs (GGUF llama), 1 = rotate halves (HF / neox). */
+    ropeLayout: 0 | 1;
+    /** Linear RoPE scaling: positions are multiplied by this (1 / factor). */
+    ropePositionScale: number;
+    llama3: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number } | null;
+    qkvBias: boolean;
+    qkNorm: boolean;
+    tiedEmbeddings: boolean;
+  };
+  kvCache: { numBlocks: number; blockSize: number; /** 0 F32, 1 F16, 2 BF16 */ dtype: 0 | 1 | 2 };
+  threads: number;
+  isa?: IsaName;
+}
+
+/** One engine step as flat arrays (native/core/step_input.h). */
+export interface NativeStepInput {
+  tokenIds: Int32Array;
+  positions: Int32Array;
+  slotMapping: Int32Array;
+  queryStartLoc: Int32Array;
+  seqLens: Int32Array;
+  blockTables: Int32Array;
+  maxBlocksPerSeq: number;
+  logitsIndices: Int32Array;
+  copySrc?: Int32Array;
+  copyDst?: Int32Array;
+  returnLogits?: boolean;
+}
+
+export interface NativeStepResult {
+  /** One sampled token per logits row. */
+  tokenIds: Int32Array;
+  /** [numLogits, vocab] raw logits, when returnLogits was set. */
+  logits?: Float32Array;
+}
+
+export interface NativeModelInfo {
+  isa: IsaName;
+  threads: number;
+  numBlocks: number;
+  blockSize: number;
+  kvCacheBytes: number;
+  kvBytesPerToken: number;
+}
+
+export interface NativeModel {
+  step(input: NativeStepInput): Promise<NativeStepResult>;
+  info(): NativeModelInfo;
+  close(): void;
 }

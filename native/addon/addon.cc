@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "core/isa.h"
+#include "model_wrap.h"
 #include "op_bindings/op_bindings.h"
 
 namespace kv::napi {
@@ -32,6 +33,7 @@ Napi::Object CpuInfo(Napi::Env env) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backend", "cpu");                 // which backend this binary is: 'cpu' | 'cuda'
   exports.Set("cpuInfo", CpuInfo(env));          // CPU features and the kernel variants this CPU can run
+  exports.Set("Model", ModelWrap::Define(env));  // new Model(description): weights + KV cache; step(input) -> Promise<StepResult>
   Napi::Object ops = Napi::Object::New(env);     // single-op entry points for op tests and benches:
   register_rms_norm_binding(env, ops);           //   ops.rmsNorm(isa, out, x, weight, rows, dim, eps)
   exports.Set("ops", ops);

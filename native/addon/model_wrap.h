@@ -1,0 +1,40 @@
+// The JS `Model` class: owns the mapped weights, the paged KV cache and the thread pool; `step()`
+// runs one engine step off the JS thread (StepWorker) and resolves with the sampled tokens.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "core/isa.h"
+#include "core/kv_cache.h"
+#include "core/thread_pool.h"
+#include "models/llama.h"
+
+namespace kv::napi {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+  LlamaModel& model() { return *model_; }
+  KvCache& cache() { return *cache_; }
+  ThreadPool& pool() { return *pool_; }
+  Isa isa() const { return isa_; }
+  std::atomic<bool>& busy() { return busy_; }
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<ThreadPool> pool_;
+  Isa isa_ = Isa::Portable;
+  std::atomic<bool> busy_{false};
+  bool closed_ = false;
+};
+
+}  // namespace kv::napi
