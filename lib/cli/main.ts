@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// kvserve command line: `kvserve serve | generate | tokenize | bench | doctor`. The only place that
+// installs signal handlers (in `serve`).
+import { KvserveError } from '../errors.js';
+
+const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  generate: () => import('./generate.js'),
+  tokenize: () => import('./tokenize.js'),
+  doctor: () => import('./doctor.js'),
+};
+
+const USAGE = `usage: kvserve <command> [options]
+
+commands:
+  generate <model> --prompt <text>   generate text (greedy unless --temperature > 0)
+  tokenize <model> --text <text>     print token ids as JSON
+  doctor                             platform, CPU features and the native binary in use
+
+<model> is a GGUF file or a Hugging Face model directory. Run 'kvserve <command> --help' for options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === 'version') {
+    const { packageVersion } = await import('./version.js');
+    console.log(packageVersion());
+    return 0;
+  }
+  const load = COMMANDS[command];
+  if (!load) {
+    console.error(`kvserve: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  const mod = await load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof KvserveError) {
+      console.error(`kvserve: ${err.message}`);
+    } else if (err instanceof Error && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`kvserve: ${err.message}`);
+    } else {
+      console.error(err);
+    }
+    process.exitCode = 1;
+  },
+);
