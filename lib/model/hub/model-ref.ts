@@ -31,7 +31,7 @@ export function pickGgufForQuant(files: string[], quant: string): string | null 
     if (idx < 0) return false;
     const before = idx === 0 ? '' : base[idx - 1];
     const after = base[idx + q.length] ?? '';
-    return (before === '' || /[-._/]/.test(before ?? '')) && (after === '' || /[-._]/.test(after));
+    return (before === '' || /[-._/]/.test(before ?? '')) && (after === '' || after === '-' || after === '.');
   });
   // Prefer unsharded files, then the shortest name.
   matches.sort((a, b) => Number(/-\d{5}-of-\d{5}/.test(a)) - Number(/-\d{5}-of-\d{5}/.test(b)) || a.length - b.length);
