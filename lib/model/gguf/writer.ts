@@ -2,7 +2,7 @@
 // as F32 values (quantized here to the requested type) or as raw bytes already in that type, one
 // at a time (a callback may produce each tensor's data lazily, so big bench models never sit in
 // memory whole). Data is aligned and padded like llama.cpp's writer does.
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { invalidArgument } from '../../errors.js';
 import { dtypeInfo } from '../dtype-info.js';
 import { quantize } from '../quant/index.js';
@@ -88,9 +88,13 @@ export async function writeGguf(path: string, options: GgufWriteOptions): Promis
         await fh.write(new Uint8Array(padded - bytes.length), 0, padded - bytes.length, dataStart + p.offset + bytes.length);
       }
     }
-  } finally {
+  } catch (error) {
+    // Never leave a half-written model behind for a later load to trip over.
     await fh.close();
+    await rm(path, { force: true });
+    throw error;
   }
+  await fh.close();
 }
 
 function planTensor(input: GgufTensorInput, offset: number): PlannedTensor {
@@ -147,17 +151,22 @@ class ByteSink {
     return at;
   }
 
+  // reserve() may replace this.buf, so it must run before this.buf is read.
   u8(v: number): void {
-    this.buf[this.reserve(1)] = v & 0xff;
+    const at = this.reserve(1);
+    this.buf[at] = v & 0xff;
   }
   u32(v: number): void {
-    this.buf.writeUInt32LE(v >>> 0, this.reserve(4));
+    const at = this.reserve(4);
+    this.buf.writeUInt32LE(v >>> 0, at);
   }
   u64(v: number | bigint): void {
-    this.buf.writeBigUInt64LE(BigInt(v), this.reserve(8));
+    const at = this.reserve(8);
+    this.buf.writeBigUInt64LE(BigInt(v), at);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   string(s: string): void {
     const b = this.encoder.encode(s);

@@ -1,6 +1,6 @@
 // safetensors writer (F32 / F16 / BF16) for synthetic HF checkpoints: JSON header padded with
 // spaces to a multiple of 8 bytes, then the tensors back to back in the order given.
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { invalidArgument } from '../../errors.js';
 import { dtypeInfo, dtypeName } from '../dtype-info.js';
 import { quantize } from '../quant/index.js';
@@ -47,9 +47,13 @@ export async function writeSafetensors(
       await fh.write(bytes, 0, bytes.length, position);
       position += bytes.length;
     }
-  } finally {
+  } catch (error) {
+    // Never leave a half-written model behind for a later load to trip over.
     await fh.close();
+    await rm(path, { force: true });
+    throw error;
   }
+  await fh.close();
 }
 
 function encode(t: SafetensorsTensorInput): Uint8Array {
