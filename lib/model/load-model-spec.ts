@@ -1,7 +1,7 @@
 // The one entry point for finding a model on disk: a .gguf file, an HF directory (config.json +
-// safetensors), or a directory holding exactly one .gguf file.
-import { readdirSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+// safetensors) or one of its files, or a directory holding exactly one .gguf file.
+import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { KvserveError } from '../errors.js';
 import { ioError } from './format-error.js';
 import { readGguf } from './gguf/reader.js';
@@ -19,7 +19,14 @@ export async function loadModelSpec(pathOrDir: string): Promise<ModelSpec> {
     }
     throw ioError(pathOrDir, error);
   }
-  if (stats.isFile()) return ggufToModelSpec(await readGguf(pathOrDir));
+  if (stats.isFile()) {
+    // A file of an HF checkpoint (config.json, a shard) stands for its directory.
+    const dir = dirname(pathOrDir);
+    if (/(\.safetensors|\.safetensors\.index\.json|^config\.json)$/.test(basename(pathOrDir)) && existsSync(join(dir, HF_CONFIG_FILE))) {
+      return loadHfModelSpec(dir);
+    }
+    return ggufToModelSpec(await readGguf(pathOrDir));
+  }
   if (!stats.isDirectory()) {
     throw new KvserveError('ERR_MODEL_NOT_FOUND', `${pathOrDir}: neither a model file nor a directory`);
   }
