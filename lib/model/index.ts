@@ -3,9 +3,23 @@
 export * from './types.js';
 export { loadModelSpec } from './load-model-spec.js';
 export { readTensorBytes, readTensorF32, findTensor } from './read-tensor.js';
-export { ALL_DTYPES, dtypeInfo, dtypeName, dtypeFromGgmlType, isQuantized, tensorByteLength, numElements } from './dtype-info.js';
+export {
+  ALL_DTYPES,
+  dtypeInfo,
+  dtypeName,
+  dtypeFromGgmlType,
+  isQuantized,
+  tensorByteLength,
+  numElements,
+} from './dtype-info.js';
 export type { DTypeInfo } from './dtype-info.js';
-export { SUPPORTED_ARCHITECTURES, VECTOR_DTYPES, requiredTensors, validateModelTensors, validateConfig } from './architecture.js';
+export {
+  SUPPORTED_ARCHITECTURES,
+  VECTOR_DTYPES,
+  requiredTensors,
+  validateModelTensors,
+  validateConfig,
+} from './architecture.js';
 export type { TensorRequirement, AvailableTensor } from './architecture.js';
 export { llama3RopeFreqFactors } from './rope-freq-factors.js';
 

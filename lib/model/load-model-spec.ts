@@ -22,7 +22,8 @@ export async function loadModelSpec(pathOrDir: string): Promise<ModelSpec> {
   if (stats.isFile()) {
     // A file of an HF checkpoint (config.json, a shard) stands for its directory.
     const dir = dirname(pathOrDir);
-    if (/(\.safetensors|\.safetensors\.index\.json|^config\.json)$/.test(basename(pathOrDir)) && existsSync(join(dir, HF_CONFIG_FILE))) {
+    const hfFile = /(\.safetensors|\.safetensors\.index\.json|^config\.json)$/.test(basename(pathOrDir));
+    if (hfFile && existsSync(join(dir, HF_CONFIG_FILE))) {
       return loadHfModelSpec(dir);
     }
     return ggufToModelSpec(await readGguf(pathOrDir));

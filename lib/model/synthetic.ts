@@ -72,7 +72,7 @@ export function syntheticModelConfig(options: SyntheticModelOptions, format: 'gg
     ropeTheta: f32(options.ropeTheta ?? 10000),
     ropeLayout: gguf && (options.architecture === 'llama' || options.architecture === 'mistral') ? 'norm' : 'neox',
     ropeDim: headDim,
-    ropeScaling: gguf && scaling !== null ? (scaling.type === 'linear' ? { type: 'linear', factor: f32(scaling.factor) } : null) : scaling,
+    ropeScaling: !gguf || scaling === null ? scaling : scaling.type === 'linear' ? { type: 'linear', factor: f32(scaling.factor) } : null,
     ropeFreqFactors: gguf && scaling?.type === 'llama3',
     qkvBias: options.architecture === 'qwen2' || bias,
     attnOutputBias: bias,
@@ -123,7 +123,10 @@ export async function writeSyntheticGguf(path: string, options: SyntheticModelOp
     [key('rope.dimension_count'), ggufU32(config.ropeDim)],
   ];
   if (config.ropeScaling?.type === 'linear') {
-    metadata.push([key('rope.scaling.type'), ggufString('linear')], [key('rope.scaling.factor'), ggufF32(config.ropeScaling.factor)]);
+    metadata.push(
+      [key('rope.scaling.type'), ggufString('linear')],
+      [key('rope.scaling.factor'), ggufF32(config.ropeScaling.factor)],
+    );
   }
   metadata.push(...spmVocabMetadata(buildSpmVocab(config.vocabSize)));
 
@@ -170,7 +173,8 @@ export async function writeSyntheticHfDir(
     if (dtype !== DType.F32 && dtype !== DType.F16 && dtype !== DType.BF16) {
       throw invalidArgument(`dtype of '${req.name}'`, 'F32, F16 or BF16 in an HF checkpoint', dtype);
     }
-    return { name: hfTensorName(req.name), dtype, shape: req.shape, data: () => syntheticTensorValues(options, req.name, req.shape) };
+    const data = (): Float32Array => syntheticTensorValues(options, req.name, req.shape);
+    return { name: hfTensorName(req.name), dtype, shape: req.shape, data };
   });
   await writeHfModelDir(dir, {
     config: hfConfig,

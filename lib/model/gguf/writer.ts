@@ -26,7 +26,10 @@ export interface GgufTensorInput {
 export interface GgufWriteOptions {
   metadata: Map<string, GgufValue> | Iterable<[string, GgufValue]>;
   tensors: GgufTensorInput[];
-  /** Power of two; written as general.alignment when not 32. */
+  /**
+   * Power of two used to lay out the data; written as general.alignment when not 32 (unless
+   * `metadata` already has that key, which is then written as given, e.g. to build bad files).
+   */
   alignment?: number;
   version?: 2 | 3;
 }

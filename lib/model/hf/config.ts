@@ -122,11 +122,15 @@ function detectArchitecture(file: string, json: Record<string, unknown>): Archit
 }
 
 /** rope_theta and rope_scaling, from the classic fields or transformers' newer rope_parameters. */
-function ropeParameters(file: string, json: Record<string, unknown>, f: Fields): { theta: number; scaling: RopeScaling | null } {
+function ropeParameters(
+  file: string,
+  json: Record<string, unknown>,
+  f: Fields,
+): { theta: number; scaling: RopeScaling | null } {
   const params = json.rope_parameters;
   if (isPlainObject(params)) {
-    const p = new Fields(file, params, 'rope_parameters.');
-    return { theta: p.number('rope_theta') ?? f.number('rope_theta') ?? 10000, scaling: parseRopeScaling(file, params, 'rope_parameters') };
+    const theta = new Fields(file, params, 'rope_parameters.').number('rope_theta') ?? f.number('rope_theta') ?? 10000;
+    return { theta, scaling: parseRopeScaling(file, params, 'rope_parameters') };
   }
   const scaling = json.rope_scaling;
   if (scaling !== undefined && scaling !== null && !isPlainObject(scaling)) {

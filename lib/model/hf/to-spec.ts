@@ -44,7 +44,7 @@ export function loadHfModelSpecSync(dir: string): ModelSpec {
   const aliases = new Map<string, string>();
   for (const shard of shards) {
     for (const [from, to] of Object.entries(shard.metadata)) {
-      if (!stored.has(from) && stored.has(to)) aliases.set(from, to);
+      if (!stored.has(from) && stored.has(to) && typeof canonicalTensorName(from) === 'string') aliases.set(from, to);
     }
   }
   const add = (hfName: string, located: Located): void => {
@@ -81,7 +81,9 @@ export function loadHfModelSpecSync(dir: string): ModelSpec {
 
   const eos = new Set([...config.eosTokenIds, ...(generationDefaults.eosTokenIds ?? [])]);
   config.eosTokenIds = [...eos];
-  if (config.bosTokenId === null && generationDefaults.bosTokenId !== undefined) config.bosTokenId = generationDefaults.bosTokenId;
+  if (config.bosTokenId === null && generationDefaults.bosTokenId !== undefined) {
+    config.bosTokenId = generationDefaults.bosTokenId;
+  }
 
   validateConfig(configPath, config);
   const available = new Map<string, AvailableTensor>();
@@ -89,7 +91,8 @@ export function loadHfModelSpecSync(dir: string): ModelSpec {
   const required = validateModelTensors(root, config, available);
   const tensors: TensorSpec[] = required.map((req) => {
     const { fileIndex, info } = canonical.get(req.name)!;
-    return { name: req.name, dtype: info.dtype, shape: info.shape, fileIndex, offset: info.offset, byteLength: info.byteLength };
+    const { dtype, shape, offset, byteLength } = info;
+    return { name: req.name, dtype, shape, fileIndex, offset, byteLength };
   });
   return {
     source: root,
@@ -133,7 +136,8 @@ function collectTensors(root: string, shards: SafetensorsFile[], index: Safetens
   shards.forEach((shard, fileIndex) => {
     for (const info of shard.tensors) {
       if (stored.has(info.name)) {
-        throw formatError(root, `tensor '${info.name}' is stored in both ${basename(shards[stored.get(info.name)!.fileIndex]!.path)} and ${basename(shard.path)}`);
+        const first = basename(shards[stored.get(info.name)!.fileIndex]!.path);
+        throw formatError(root, `tensor '${info.name}' is stored in both ${first} and ${basename(shard.path)}`);
       }
       stored.set(info.name, { fileIndex, info });
     }

@@ -90,7 +90,13 @@ function parse(r: ChunkedFileReader): SafetensorsFile {
   return { path: file, fileSize: r.size, headerLength, dataOffset, metadata, tensors };
 }
 
-function parseTensor(file: string, name: string, entry: unknown, dataOffset: number, dataLength: number): SafetensorsTensorInfo {
+function parseTensor(
+  file: string,
+  name: string,
+  entry: unknown,
+  dataOffset: number,
+  dataLength: number,
+): SafetensorsTensorInfo {
   const where = `tensor '${name}'`;
   if (!isPlainObject(entry)) throw formatError(file, `${where}: entry must be an object`);
   const { dtype: dtypeName, shape, data_offsets: offsets } = entry as Record<string, unknown>;

@@ -107,7 +107,7 @@ function tinyConfig(extra: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-/** HF-named tensors of TINY; `skip` drops names, `rename` maps them. */
+/** HF-named F32 tensors of TINY (names mapped by an independent table); `skip` drops some, `extra` adds. */
 function tinyTensors(opts: { skip?: string[]; extra?: SafetensorsTensorInput[] } = {}): SafetensorsTensorInput[] {
   const config = syntheticModelConfig({ ...TINY, tiedEmbeddings: false }, 'hf');
   const names: [string, string, number[]][] = requiredTensors(config).map((r) => [r.name, hfName(r.name), r.shape]);
