@@ -1,7 +1,7 @@
 // GGUF reader on the real shared models (offsets cross-checked against independent copies of the
 // same weights) and writer -> reader round trips for every value type and tensor dtype.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KvserveError } from '../../../lib/errors.js';
@@ -324,4 +324,27 @@ test('writer: raw pre-quantized bytes are stored as given; invalid tensors are r
       tensor.name,
     );
   }
+});
+
+test('a multi-GB file is parsed from its header alone (sparse 6 GiB file)', async (t) => {
+  const dir = tmpDir(t);
+  const small = join(dir, 'small.gguf');
+  await writeGguf(small, {
+    metadata: [['general.architecture', ggufString('llama')]],
+    tensors: [{ name: 'big', ne: [32, 1], dtype: DType.F32, data: new Float32Array(32) }],
+  });
+  // Patch ne to [2^20, 1536] F32 = 6 GiB and extend the file sparsely to hold it.
+  const bytes = readFileSync(small);
+  const neAt = bytes.indexOf(Buffer.from('big')) + 3 + 4;
+  bytes.writeBigUInt64LE(1n << 20n, neAt);
+  bytes.writeBigUInt64LE(1536n, neAt + 8);
+  const big = join(dir, 'big.gguf');
+  const dataOffset = (await readGguf(small)).dataOffset;
+  writeFileSync(big, bytes.subarray(0, dataOffset));
+  truncateSync(big, dataOffset + 6 * 2 ** 30);
+  const rssBefore = process.memoryUsage().rss;
+  const g = await readGguf(big);
+  assert.equal(g.tensors[0]!.byteLength, 6 * 2 ** 30);
+  assert.equal(g.fileSize, dataOffset + 6 * 2 ** 30);
+  assert.ok(process.memoryUsage().rss - rssBefore < 256 * 2 ** 20, 'no large allocation');
 });
