@@ -45,6 +45,7 @@ export interface NativeModelDescription {
     ropePositionScale: number;
     llama3: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number } | null;
     qkvBias: boolean;
+    attnOutputBias: boolean;
     qkNorm: boolean;
     tiedEmbeddings: boolean;
   };
