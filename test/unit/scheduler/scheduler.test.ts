@@ -125,6 +125,26 @@ test('preemption when blocks run out: the newest running request goes back to th
   assert.equal(scheduler.stats().numPreemptions, r0.numPreemptions + r1.numPreemptions + r2.numPreemptions);
 });
 
+test('a step that preempts admits nothing, even a request that would fit now', () => {
+  const { scheduler, model } = setup({ policy: 'priority', numBlocks: 4, blockSize: 2, maxNumSeqs: 2, maxNumBatchedTokens: 64 });
+  scheduler.addRequest(makeRequest('r0', 3, { maxTokens: 4, priority: 0 }));
+  scheduler.addRequest(makeRequest('r1', 3, { maxTokens: 4, priority: 1 }));
+  for (let i = 0; i < 2; i++) {
+    const output = scheduler.schedule();
+    assert.deepEqual(output.preemptedRequestIds, []);
+    assert.deepEqual(output.scheduled.map((e) => e.request.requestId), ['r0', 'r1']);
+    scheduler.updateFromOutput(output, model.step(output));
+  }
+  scheduler.addRequest(makeRequest('r2', 1, { maxTokens: 1, priority: 0 })); // no seat for it
+  const output = scheduler.schedule(); // r0 needs a third block: r1 is preempted
+  assert.deepEqual(output.preemptedRequestIds, ['r1']);
+  // A seat and a block are free now, and r2 is first in line, but it waits for the next step.
+  assert.deepEqual(rows(output), [['r0', 4, 1, true]]);
+  assert.deepEqual(scheduler.waitingRequests.map((r) => r.requestId), ['r2', 'r1']);
+  scheduler.updateFromOutput(output, model.step(output));
+  assert.deepEqual(rows(scheduler.schedule()), [['r0', 5, 1, true], ['r2', 0, 1, true]]);
+});
+
 test('a request alone that cannot grow preempts itself and resumes once blocks are free', () => {
   // Two requests, room for one at full length: the second is preempted repeatedly but finishes.
   const { scheduler, model } = setup({ numBlocks: 6, blockSize: 4, maxNumBatchedTokens: 64 });
