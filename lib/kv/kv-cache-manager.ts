@@ -261,7 +261,10 @@ export class KvCacheManager {
     }
   }
 
-  /** The request's block table (empty when it holds none). */
+  /**
+   * The request's block table (empty when it holds none). A live view: the next allocateSlots
+   * may append to it or replace an entry (copy-on-write); copy it to keep it.
+   */
   getBlockIds(requestId: string): readonly number[] {
     return this.blockTables.get(requestId) ?? [];
   }
