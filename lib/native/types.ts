@@ -67,11 +67,27 @@ export interface NativeStepInput {
   copySrc?: Int32Array;
   copyDst?: Int32Array;
   returnLogits?: boolean;
+  /** Per logits row sampling; absent = greedy (argmax) for every row. */
+  sampling?: NativeSamplingInput;
+}
+
+/** Sampling arrays of one step (native/ops/sample/sample.h; packing in lib/runner/sample-params-packing.ts). */
+export interface NativeSamplingInput {
+  params: Float64Array;
+  history: Int32Array;
+  biasTokenIds: Int32Array;
+  biasValues: Float32Array;
+  maxLogprobs: number;
 }
 
 export interface NativeStepResult {
   /** One sampled token per logits row. */
   tokenIds: Int32Array;
+  /** Raw logprob of each sampled token (when sampling was given). */
+  logprobs?: Float32Array;
+  /** [numLogits, maxLogprobs] top alternatives (when maxLogprobs > 0). */
+  topIds?: Int32Array;
+  topLogprobs?: Float32Array;
   /** [numLogits, vocab] raw logits, when returnLogits was set. */
   logits?: Float32Array;
 }
