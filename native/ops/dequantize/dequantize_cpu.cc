@@ -1,6 +1,8 @@
 // CPU kernel for dequantize (see dequantize.h): one row -> f32.
-// Every variant computes the same float operations in the same order (products and differences are
-// separate roundings, never FMA), so all variants are bit-identical to ggml's scalar formulas.
+// Every product here is exact in float: an f16 scale has 11 significant bits, a 6/8-bit sub-scale and a
+// quant of at most 6 bits add up to <= 24. So the only rounding is Q4_K's final subtraction, and every
+// variant is bit-identical to ggml's formulas whatever the compiler fuses (this build contracts a*b-c
+// into FMA in the AVX variants).
 // Blocks are read from raw bytes (the row may sit at any byte offset), scales through memcpy.
 // The SIMD paths widen quants to int32 lanes and convert: the cost is memory-bound per block anyway.
 #include <cstring>

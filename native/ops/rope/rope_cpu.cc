@@ -1,10 +1,9 @@
 // CPU kernel for rope (see rope.h).
 // cos/sin are computed once per token and pair chunk (scalar cosf/sinf: angles reach thousands of
-// radians, where a cheap vector sincos loses accuracy) and reused for every head. The rotation is
-// multiplies and one add/sub per output, never fused, in the same order on every variant, so all
-// variants are bit-identical.
+// radians, where a cheap vector sincos loses accuracy) and reused for every head. The SIMD variants
+// fuse one multiply into the add (FMA), so they may differ from the portable variant in the last bit.
 //   norm: pairs are adjacent. With per-pair tables cs = (c, c), sn = (-s, s) the rotation is
-//         x*cs + swap_pairs(x)*sn, which equals (x0*c - x1*s, x1*c + x0*s) exactly.
+//         x*cs + swap_pairs(x)*sn = (x0*c - x1*s, x1*c + x0*s).
 //   neox: pairs are (x[i], x[i + half]): two contiguous streams.
 #include <cmath>
 
@@ -24,15 +23,13 @@ void rotate_norm(float* x, const float* cs, const float* sn, int64_t m2) {
   for (; j + 16 <= m2; j += 16) {
     const __m512 v = _mm512_loadu_ps(x + j);
     const __m512 sw = _mm512_permute_ps(v, 0xB1);  // swap each adjacent pair
-    _mm512_storeu_ps(x + j, _mm512_add_ps(_mm512_mul_ps(v, _mm512_loadu_ps(cs + j)),
-                                          _mm512_mul_ps(sw, _mm512_loadu_ps(sn + j))));
+    _mm512_storeu_ps(x + j, _mm512_fmadd_ps(v, _mm512_loadu_ps(cs + j), _mm512_mul_ps(sw, _mm512_loadu_ps(sn + j))));
   }
 #elif KV_ISA == KV_ISA_AVX2
   for (; j + 8 <= m2; j += 8) {
     const __m256 v = _mm256_loadu_ps(x + j);
     const __m256 sw = _mm256_permute_ps(v, 0xB1);
-    _mm256_storeu_ps(x + j, _mm256_add_ps(_mm256_mul_ps(v, _mm256_loadu_ps(cs + j)),
-                                          _mm256_mul_ps(sw, _mm256_loadu_ps(sn + j))));
+    _mm256_storeu_ps(x + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(cs + j), _mm256_mul_ps(sw, _mm256_loadu_ps(sn + j))));
   }
 #endif
   for (; j < m2; j += 2) {
@@ -49,15 +46,15 @@ void rotate_neox(float* a, float* b, const float* c, const float* s, int64_t m) 
   for (; j + 16 <= m; j += 16) {
     const __m512 x0 = _mm512_loadu_ps(a + j), x1 = _mm512_loadu_ps(b + j);
     const __m512 vc = _mm512_loadu_ps(c + j), vs = _mm512_loadu_ps(s + j);
-    _mm512_storeu_ps(a + j, _mm512_sub_ps(_mm512_mul_ps(x0, vc), _mm512_mul_ps(x1, vs)));
-    _mm512_storeu_ps(b + j, _mm512_add_ps(_mm512_mul_ps(x0, vs), _mm512_mul_ps(x1, vc)));
+    _mm512_storeu_ps(a + j, _mm512_fmsub_ps(x0, vc, _mm512_mul_ps(x1, vs)));
+    _mm512_storeu_ps(b + j, _mm512_fmadd_ps(x0, vs, _mm512_mul_ps(x1, vc)));
   }
 #elif KV_ISA == KV_ISA_AVX2
   for (; j + 8 <= m; j += 8) {
     const __m256 x0 = _mm256_loadu_ps(a + j), x1 = _mm256_loadu_ps(b + j);
     const __m256 vc = _mm256_loadu_ps(c + j), vs = _mm256_loadu_ps(s + j);
-    _mm256_storeu_ps(a + j, _mm256_sub_ps(_mm256_mul_ps(x0, vc), _mm256_mul_ps(x1, vs)));
-    _mm256_storeu_ps(b + j, _mm256_add_ps(_mm256_mul_ps(x0, vs), _mm256_mul_ps(x1, vc)));
+    _mm256_storeu_ps(a + j, _mm256_fmsub_ps(x0, vc, _mm256_mul_ps(x1, vs)));
+    _mm256_storeu_ps(b + j, _mm256_fmadd_ps(x0, vs, _mm256_mul_ps(x1, vc)));
   }
 #endif
   for (; j < m; ++j) {
