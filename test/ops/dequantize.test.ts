@@ -33,6 +33,14 @@ for (const isa of ISAS) {
     }
   });
 
+  test(`dequantize ${isa}: every non-NaN f16 converts exactly`, () => {
+    const halves = Uint16Array.from({ length: 65536 }, (_, h) => ((h & 0x7c00) === 0x7c00 && h & 0x3ff ? h & 0xfc00 : h));
+    const row = new Uint8Array(halves.buffer);
+    const out = new Float32Array(65536);
+    addon.ops.dequantizeRow(isa, out, row, DType.F16, 65536);
+    assertBitExact(out, dequantizeRowRef(row, DType.F16, 65536), 'all halves');
+  });
+
   test(`dequantize ${isa}: rows at odd byte offsets`, () => {
     const random = rng(8);
     for (const dtype of ALL) {

@@ -109,6 +109,7 @@ test('rope bindings reject bad shapes and parameters without crashing', () => {
   assert.throws(() => addon.ops.rope('portable', x, 2, 1, 32, 16, new Int32Array(1), inv, 1, 0), /positions: expected at least 2/);
   assert.throws(() => addon.ops.rope('portable', x, 2, 1, 32, 16, pos, inv, 1, 2 as never), /layout/);
   assert.throws(() => addon.ops.rope('portable', x, 2, 1, 32, 16, pos, inv, NaN, 0), /positionScale/);
+  assert.throws(() => addon.ops.rope('portable', x, 2, 1, 32, 16, pos, inv, 1e39, 0), /positionScale: expected a finite float/);
   assert.throws(() => addon.ops.ropeInvFreq(7, 10000, null, null), /ropeDim: expected an even number/);
   assert.throws(() => addon.ops.ropeInvFreq(8, -1, null, null), /theta/);
   assert.throws(() => addon.ops.ropeInvFreq(8, 10000, new Float32Array(3), null), /freqFactors: expected at least 4/);

@@ -26,7 +26,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const int32_t* positions = typed_array<int32_t>(info, 6, "positions", static_cast<size_t>(n_tokens));
   const float* inv_freq = typed_array<float>(info, 7, "invFreq", static_cast<size_t>(rope_dim / 2));
   const double scale = number_arg(info, 8, "positionScale");
-  if (!std::isfinite(scale)) throw Napi::RangeError::New(env, "positionScale: expected a finite number");
+  if (!std::isfinite(static_cast<float>(scale))) throw Napi::RangeError::New(env, "positionScale: expected a finite float");
   const int32_t layout = static_cast<int32_t>(int_arg(info, 9, "layout", kRopeNorm, kRopeNeox));
   KV_CPU_DISPATCH(isa, rope_cpu, x, n_tokens, n_heads, head_dim, rope_dim, positions, inv_freq,
                   static_cast<float>(scale), layout);

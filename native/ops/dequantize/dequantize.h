@@ -1,7 +1,7 @@
 // dequantize: one row of a weight matrix of any DType -> f32, with ggml's exact formulas, so a
 // dequantized weight equals what llama.cpp computes bit for bit (f16 scales convert exactly, every
 // product is exact in float; only Q4_K's subtraction rounds):
-//   F32   y = x                       F16/BF16  y = (float)x
+//   F32   y = x                       F16/BF16  y = (float)x  (F16C may quiet a signaling NaN)
 //   Q8_0  y = d * q                   Q4_0      y = d * (nibble - 8)
 //   Q4_K  y = (d * sc) * nibble - (dmin * m)   (6-bit sc, m per 32; ggml get_scale_min_k4 packing)
 //   Q6_K  y = (d * sc) * (q6 - 32)             (int8 sc per 16)

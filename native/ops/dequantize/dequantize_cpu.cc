@@ -32,6 +32,28 @@ inline void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
   }
 }
 
+// Branch-free f16 -> f32 for the portable loop (compilers vectorize it; fp16_to_fp32 has a
+// renormalization loop). Same bits as fp16_to_fp32 for every input: exponent rebias for normals,
+// all-ones exponent for inf/NaN (payload kept), and subnormals as (mant | 2^23 exponent 2^-14) - 2^-14.
+inline float f16_bits_to_f32(uint16_t h) {
+  const uint32_t em = static_cast<uint32_t>(h & 0x7fffu) << 13;
+  const uint32_t exp = em & 0x0f800000u;
+  uint32_t o = em + (uint32_t(112) << 23);                // rebias 15 -> 127
+  o = exp == 0x0f800000u ? o + (uint32_t(112) << 23) : o;  // inf / NaN: exponent 255
+  float f;
+  std::memcpy(&f, &o, 4);
+  const uint32_t sub_bits = em + (uint32_t(113) << 23);   // subnormal: 2^-14 * (1 + m/1024) ...
+  float sub;
+  std::memcpy(&sub, &sub_bits, 4);
+  sub -= 6.103515625e-05f;                                // ... minus 2^-14 = m * 2^-24, exact
+  f = exp == 0 ? sub : f;
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 void dequant_f16(float* y, const uint8_t* x, int64_t n) {
   int64_t i = 0;
 #if KV_ISA == KV_ISA_AVX512
@@ -43,7 +65,11 @@ void dequant_f16(float* y, const uint8_t* x, int64_t n) {
     _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 2 * i))));
   }
 #endif
-  for (; i < n; ++i) y[i] = load_f16(x + 2 * i);
+  for (; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, x + 2 * i, 2);
+    y[i] = f16_bits_to_f32(h);
+  }
 }
 
 void dequant_bf16(float* y, const uint8_t* x, int64_t n) {
