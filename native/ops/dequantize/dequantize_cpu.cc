@@ -32,26 +32,23 @@ inline void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
   }
 }
 
-// Branch-free f16 -> f32 for the portable loop (compilers vectorize it; fp16_to_fp32 has a
-// renormalization loop). Same bits as fp16_to_fp32 for every input: exponent rebias for normals,
-// all-ones exponent for inf/NaN (payload kept), and subnormals as (mant | 2^23 exponent 2^-14) - 2^-14.
-inline float f16_bits_to_f32(uint16_t h) {
-  const uint32_t em = static_cast<uint32_t>(h & 0x7fffu) << 13;
+// Branch-free f16 -> f32 bits for the portable loop, written with masks so compilers vectorize it
+// (fp16_to_fp32 has a renormalization loop). Same bits as fp16_to_fp32 for every input: exponent
+// rebias for normals, all-ones exponent for inf/NaN (payload kept), and a subnormal m * 2^-24 as
+// float(2^-14 * (1 + m/1024)) - 2^-14, which is exact.
+inline uint32_t f16_to_f32_bits(uint32_t h) {
+  const uint32_t em = (h & 0x7fffu) << 13;
   const uint32_t exp = em & 0x0f800000u;
-  uint32_t o = em + (uint32_t(112) << 23);                // rebias 15 -> 127
-  o = exp == 0x0f800000u ? o + (uint32_t(112) << 23) : o;  // inf / NaN: exponent 255
-  float f;
-  std::memcpy(&f, &o, 4);
-  const uint32_t sub_bits = em + (uint32_t(113) << 23);   // subnormal: 2^-14 * (1 + m/1024) ...
+  const uint32_t is_special = 0u - static_cast<uint32_t>(exp == 0x0f800000u);  // inf / NaN
+  const uint32_t is_sub = 0u - static_cast<uint32_t>(exp == 0u);                // zero / subnormal
+  const uint32_t normal = em + (112u << 23) + (is_special & (112u << 23));     // rebias 15 -> 127 (255)
+  const uint32_t sub_bits = em + (113u << 23);
   float sub;
   std::memcpy(&sub, &sub_bits, 4);
-  sub -= 6.103515625e-05f;                                // ... minus 2^-14 = m * 2^-24, exact
-  f = exp == 0 ? sub : f;
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  sub -= 6.103515625e-05f;
+  uint32_t sb;
+  std::memcpy(&sb, &sub, 4);
+  return (sb & is_sub) | (normal & ~is_sub) | ((h & 0x8000u) << 16);
 }
 
 void dequant_f16(float* y, const uint8_t* x, int64_t n) {
@@ -68,7 +65,8 @@ void dequant_f16(float* y, const uint8_t* x, int64_t n) {
   for (; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, x + 2 * i, 2);
-    y[i] = f16_bits_to_f32(h);
+    const uint32_t bits = f16_to_f32_bits(h);
+    std::memcpy(y + i, &bits, 4);
   }
 }
 
@@ -138,9 +136,11 @@ void dequant_q4_0(float* y, const uint8_t* x, int64_t nb) {
       _mm256_storeu_ps(y + 16 + j, _mm256_mul_ps(_mm256_cvtepi32_ps(hi), vd));
     }
 #else
+    uint8_t qb[16];  // a local copy cannot alias y, so the compiler vectorizes the loop
+    std::memcpy(qb, q, 16);
     for (int j = 0; j < 16; ++j) {
-      y[j] = static_cast<float>((q[j] & 0xF) - 8) * d;
-      y[j + 16] = static_cast<float>((q[j] >> 4) - 8) * d;
+      y[j] = static_cast<float>((qb[j] & 0xF) - 8) * d;
+      y[j + 16] = static_cast<float>((qb[j] >> 4) - 8) * d;
     }
 #endif
   }
@@ -235,16 +235,20 @@ void dequant_q6_k(float* y, const uint8_t* x, int64_t nb) {
         }
       }
 #else
-      for (int l = 0; l < 32; ++l) {
-        const int is = l / 16;
-        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        y[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
-        y[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
-        y[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
-        y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+      for (int l0 = 0; l0 < 32; l0 += 16) {  // one scale per 16: hoisted so the inner loop vectorizes
+        const int is = l0 / 16;
+        const float s1 = d * static_cast<float>(sc[is]), s2 = d * static_cast<float>(sc[is + 2]);
+        const float s3 = d * static_cast<float>(sc[is + 4]), s4 = d * static_cast<float>(sc[is + 6]);
+        for (int l = l0; l < l0 + 16; ++l) {
+          const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+          const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+          const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+          const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+          y[l] = s1 * static_cast<float>(q1);
+          y[l + 32] = s2 * static_cast<float>(q2);
+          y[l + 64] = s3 * static_cast<float>(q3);
+          y[l + 96] = s4 * static_cast<float>(q4);
+        }
       }
 #endif
     }
