@@ -40,23 +40,28 @@ function weightRow(dtype: DType, n: number): Uint8Array {
   return row;
 }
 
-/** Median seconds per call. */
-function timeIt(fn: () => void): number {
-  fn();
-  const samples: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    let calls = 0;
-    const start = process.hrtime.bigint();
-    let elapsed = 0n;
-    do {
-      fn();
-      calls++;
-      elapsed = process.hrtime.bigint() - start;
-    } while (elapsed < BigInt(MIN_MS) * 1_000_000n);
-    samples.push(Number(elapsed) / 1e9 / calls);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1] as number;
+/** One sample: seconds per call, repeating fn until MIN_MS have passed. */
+function sample(fn: () => void): number {
+  let calls = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0n;
+  do {
+    fn();
+    calls++;
+    elapsed = process.hrtime.bigint() - start;
+  } while (elapsed < BigInt(MIN_MS) * 1_000_000n);
+  return Number(elapsed) / 1e9 / calls;
+}
+
+/**
+ * Median seconds per call of each fn. Samples are interleaved (fn 0, 1, 2, 0, 1, 2, ...) so a noisy
+ * neighbour on a shared machine slows every variant alike instead of skewing one.
+ */
+function timeAll(fns: Array<() => void>): number[] {
+  fns.forEach((fn) => fn()); // warm up
+  const samples: number[][] = fns.map(() => []);
+  for (let r = 0; r < REPS; r++) fns.forEach((fn, i) => samples[i]?.push(sample(fn)));
+  return samples.map((s) => s.sort((a, b) => a - b)[s.length >> 1] as number);
 }
 
 interface Case {
@@ -107,12 +112,12 @@ for (const layout of [0, 1] as const) {
 }
 
 const src = randomF32(N), dst = new Float32Array(N);
-const copyGBs = (8 * N) / timeIt(() => dst.set(src)) / 1e9;
+const copyGBs = (8 * N) / (timeAll([() => dst.set(src)])[0] as number) / 1e9;
 console.log(`kvserve element-wise ops, single thread, median of ${REPS} runs; ${addon.cpuInfo.bestIsa} CPU`);
 console.log(`reference: TypedArray.set copy of ${(4 * N) / 2 ** 20} MiB: ${copyGBs.toFixed(1)} GB/s (read + write)\n`);
 const pad = Math.max(...cases.map((c) => c.name.length)) + 2;
 console.log('op'.padEnd(pad) + ISAS.map((isa) => `${isa} GB/s`.padStart(14)).join('') + '   best/copy');
 for (const c of cases) {
-  const gbs = ISAS.map((isa) => c.bytes / timeIt(() => c.run(isa)) / 1e9);
+  const gbs = timeAll(ISAS.map((isa) => () => c.run(isa))).map((t) => c.bytes / t / 1e9);
   console.log(c.name.padEnd(pad) + gbs.map((g) => g.toFixed(1).padStart(14)).join('') + `${(Math.max(...gbs) / copyGBs).toFixed(2).padStart(12)}x`);
 }
