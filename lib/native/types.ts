@@ -15,6 +15,7 @@ export interface CpuInfo {
 /** Single-op entry points for op tests and benches. Shapes are documented in native/ops/<op>/<op>.h. */
 export interface NativeOps {
   rmsNorm(isa: IsaName, out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
 }
 
 export interface NativeAddon {

@@ -11,5 +11,6 @@ namespace kv::napi {
 ThreadPool& op_thread_pool();
 
 void register_rms_norm_binding(Napi::Env env, Napi::Object ops);
+void register_sample_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi
