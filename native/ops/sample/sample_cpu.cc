@@ -159,7 +159,9 @@ int64_t race_sparse(const Candidate* c, int64_t n, uint64_t key) {
   float best = -1.0f;
   int32_t best_id = c[0].id;
   for (int64_t i = 0; i < n; ++i) {
-    const float score = c[i].weight / exponential_from_bits(token_bits(key, static_cast<uint32_t>(c[i].id)));
+    const uint32_t bits = token_bits(key, static_cast<uint32_t>(c[i].id));
+    if (c[i].weight * sample_detail::kRacePruneSlack <= best * sample_detail::exponential_lower_bound(bits)) continue;
+    const float score = c[i].weight / exponential_from_bits(bits);
     if (score > best || (score == best && c[i].id < best_id)) {
       best = score;
       best_id = c[i].id;

@@ -49,6 +49,17 @@ inline float exponential_from_bits(uint32_t bits) {
   return top ? -std::log1p(-f) : -std::log(f);
 }
 
+/**
+ * A cheap lower bound of exponential_from_bits(bits): 1 - u <= -ln(u), with 1 - u taken one bit short
+ * (floor(~bits / 2) * 2^-31 <= (~bits + 0.5) * 2^-32). The race skips the log for a token whose
+ * weight / bound cannot beat the best score so far; kRacePruneSlack (far above the float error of E)
+ * keeps that exact: a skipped token could never have won.
+ */
+inline float exponential_lower_bound(uint32_t bits) {
+  return static_cast<float>(static_cast<int32_t>(~bits >> 1)) * 0x1p-31f;
+}
+constexpr float kRacePruneSlack = 1.0f + 0x1p-12f;
+
 /** Most thresholds sample_sum_exp accepts. */
 constexpr int kMaxSumThresholds = 4;
 
@@ -78,7 +89,7 @@ KV_DECLARE_CPU_KERNEL(int64_t sample_argmax(const float* x, int64_t n))
 /**
  * Sum of exp(rel) over x[0, n) in double; also masses[t] = sum of exp(rel) over rel >= thresholds[t]
  * (float accumulation: an estimate to pick a candidate threshold, never used as a probability).
- * num_thresholds <= sample_detail::kMaxSumThresholds.
+ * num_thresholds is 0 or sample_detail::kMaxSumThresholds (the vector paths; other counts run scalar).
  */
 KV_DECLARE_CPU_KERNEL(double sample_sum_exp(const float* x, int64_t n, float shift, float scale,
                                             const float* thresholds, int num_thresholds, float* masses))

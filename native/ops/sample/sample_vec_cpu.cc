@@ -71,6 +71,13 @@ struct Simd {
   static F asf(I a) { return _mm512_castsi512_ps(a); }
   static I asi(F a) { return _mm512_castps_si512(a); }
   // Reductions through memory: gcc 12's _mm512_reduce_* trip -Wuninitialized too.
+  // Every lane = the maximum over lanes.
+  static F allmax(F v) {
+    v = max(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+    v = max(v, _mm512_shuffle_f32x4(v, v, 0xB1));
+    v = max(v, _mm512_permute_ps(v, 0x4E));
+    return max(v, _mm512_permute_ps(v, 0xB1));
+  }
   static float hmax(F v) {
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, v);
@@ -138,6 +145,11 @@ struct Simd {
   static I cvtf(F a) { return _mm256_cvtps_epi32(a); }
   static F asf(I a) { return _mm256_castsi256_ps(a); }
   static I asi(F a) { return _mm256_castps_si256(a); }
+  static F allmax(F v) {
+    v = _mm256_max_ps(v, _mm256_permute2f128_ps(v, v, 0x01));
+    v = _mm256_max_ps(v, _mm256_permute_ps(v, 0x4E));
+    return _mm256_max_ps(v, _mm256_permute_ps(v, 0xB1));
+  }
   static float hmax(F v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -288,33 +300,59 @@ int64_t sample_argmax(const float* x, int64_t n) {
   return 0;  // unreachable for n >= 1: the maximum is an element
 }
 
+#if KV_ISA != KV_ISA_PORTABLE
+namespace {
+// Vector body of sample_sum_exp with the threshold count fixed at compile time (0 for logprobs, all
+// of them for the top-p estimate). Returns the index where the scalar tail starts.
+template <int NT>
+int64_t sum_exp_body(const float* x, int64_t n, float shift, float scale, const float* thresholds, double* sum,
+                     float* masses) {
+  const F vs = Simd::set1(shift), vk = Simd::set1(scale), zero = Simd::set1(0.0f);
+  F vt[NT > 0 ? NT : 1], vm[NT > 0 ? NT : 1];
+  for (int t = 0; t < NT; ++t) {
+    vt[t] = Simd::set1(thresholds[t]);
+    vm[t] = zero;
+  }
+  Simd::Acc acc0, acc1;  // two chains: the adds do not wait on each other
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const F rel0 = Simd::mul(Simd::sub(Simd::load(x + i), vs), vk);
+    const F rel1 = Simd::mul(Simd::sub(Simd::load(x + i + W), vs), vk);
+    const F w0 = vexp(rel0), w1 = vexp(rel1);
+    acc0.add(w0);
+    acc1.add(w1);
+    for (int t = 0; t < NT; ++t) {
+      vm[t] = Simd::add(vm[t], Simd::add(Simd::select(Simd::ge(rel0, vt[t]), w0, zero),
+                                         Simd::select(Simd::ge(rel1, vt[t]), w1, zero)));
+    }
+  }
+  for (; i + W <= n; i += W) {
+    const F rel = Simd::mul(Simd::sub(Simd::load(x + i), vs), vk);
+    const F w = vexp(rel);
+    acc0.add(w);
+    for (int t = 0; t < NT; ++t) vm[t] = Simd::add(vm[t], Simd::select(Simd::ge(rel, vt[t]), w, zero));
+  }
+  *sum = acc0.sum() + acc1.sum();
+  for (int t = 0; t < NT; ++t) {
+    alignas(64) float lanes[W];
+    Simd::store(lanes, vm[t]);
+    for (int l = 0; l < W; ++l) masses[t] += lanes[l];
+  }
+  return i;
+}
+}  // namespace
+#endif
+
 double sample_sum_exp(const float* x, int64_t n, float shift, float scale, const float* thresholds, int num_thresholds,
                       float* masses) {
   int64_t i = 0;
   double sum = 0.0;
   for (int t = 0; t < num_thresholds; ++t) masses[t] = 0.0f;
 #if KV_ISA != KV_ISA_PORTABLE
-  constexpr int kMaxThresholds = sample_detail::kMaxSumThresholds;
-  const int nt = std::min(num_thresholds, kMaxThresholds);
-  const F vs = Simd::set1(shift), vk = Simd::set1(scale);
-  F vt[kMaxThresholds], vm[kMaxThresholds];
-  for (int t = 0; t < nt; ++t) {
-    vt[t] = Simd::set1(thresholds[t]);
-    vm[t] = Simd::set1(0.0f);
-  }
-  Simd::Acc acc;
-  for (; i + W <= n; i += W) {
-    const F rel = Simd::mul(Simd::sub(Simd::load(x + i), vs), vk);
-    const F w = vexp(rel);
-    acc.add(w);
-    for (int t = 0; t < nt; ++t) vm[t] = Simd::add(vm[t], Simd::select(Simd::ge(rel, vt[t]), w, Simd::set1(0.0f)));
-  }
-  sum = acc.sum();
-  for (int t = 0; t < nt; ++t) {
-    alignas(64) float lanes[W];
-    Simd::store(lanes, vm[t]);
-    for (int l = 0; l < W; ++l) masses[t] += lanes[l];
-  }
+  constexpr int kAll = sample_detail::kMaxSumThresholds;
+  if (num_thresholds == 0) i = sum_exp_body<0>(x, n, shift, scale, thresholds, &sum, masses);
+  else if (num_thresholds == kAll) i = sum_exp_body<kAll>(x, n, shift, scale, thresholds, &sum, masses);
+  // Other counts take the scalar loop (no caller uses them).
 #endif
   for (; i < n; ++i) {
     const float rel = (x[i] - shift) * scale;
@@ -392,7 +430,8 @@ int64_t sample_race_dense(const float* x, int64_t n, float shift, float scale, f
   const F vs = Simd::set1(shift), vk = Simd::set1(scale), vmin = Simd::set1(rel_min), vbv = Simd::set1(bound_value);
   const I vbid = Simd::set1i(bound_id), k0 = Simd::set1i(static_cast<int32_t>(key)),
           k1 = Simd::set1i(static_cast<int32_t>(key >> 32));
-  F vbest = Simd::set1(-1.0f);
+  const F slack = Simd::set1(sample_detail::kRacePruneSlack);
+  F vbest = Simd::set1(-1.0f), vglobal = vbest;
   I vbest_id = Simd::set1i(0);
   I idx = Simd::iota();
   const I step = Simd::set1i(W);
@@ -403,10 +442,17 @@ int64_t sample_race_dense(const float* x, int64_t n, float shift, float scale, f
                                  Simd::mor(Simd::gt(v, vbv), Simd::mand(Simd::eq(v, vbv), Simd::lei(idx, vbid))));
     if (!Simd::bits(keep)) continue;
     const I h = vmix32(Simd::addi(vmix32(Simd::xori(idx, k0)), k1));
-    const F score = Simd::select(keep, Simd::div(vexp(rel), vexponential(h)), Simd::set1(-1.0f));
+    const F w = vexp(rel);
+    // Pruning (see exponential_lower_bound): only lanes that might beat the best so far pay for E.
+    const F bound = Simd::mul(Simd::cvti(Simd::srli<1>(Simd::xori(h, Simd::set1i(-1)))), Simd::set1(0x1p-31f));
+    const auto live = Simd::mand(keep, Simd::gt(Simd::mul(w, slack), Simd::mul(vglobal, bound)));
+    if (!Simd::bits(live)) continue;
+    const F score = Simd::select(live, Simd::div(w, vexponential(h)), Simd::set1(-1.0f));
     const auto up = Simd::gt(score, vbest);  // strict: within a lane the earlier id keeps a tie
+    if (!Simd::bits(up)) continue;
     vbest = Simd::select(up, score, vbest);
     vbest_id = Simd::selecti(up, idx, vbest_id);
+    vglobal = Simd::allmax(vbest);
   }
   alignas(64) float lane_best[W];
   alignas(64) int32_t lane_id[W];
@@ -423,7 +469,10 @@ int64_t sample_race_dense(const float* x, int64_t n, float shift, float scale, f
     const float rel = (x[i] - shift) * scale;
     const bool keep = rel >= rel_min && (x[i] > bound_value || (x[i] == bound_value && i <= bound_id));
     if (!keep) continue;
-    const float score = std::exp(rel) / exponential_from_bits(token_bits(key, static_cast<uint32_t>(i)));
+    const uint32_t bits = token_bits(key, static_cast<uint32_t>(i));
+    const float w = std::exp(rel);
+    if (w * sample_detail::kRacePruneSlack <= best * sample_detail::exponential_lower_bound(bits)) continue;
+    const float score = w / exponential_from_bits(bits);
     if (score > best) {  // later ids lose ties
       best = score;
       best_id = i;
