@@ -95,27 +95,33 @@ export const RACE_MARGIN = 1e-4;
  */
 export const CUT_MARGIN = 2e-6;
 
+/** `row` once per counter. */
+export function atCounters(row: SampleRow, counters: readonly number[]): SampleRow[] {
+  return counters.map((counter) => ({ ...row, params: { ...row.params, counter } }));
+}
+
 /**
- * Checks native draws of one row (rows[i] = the row with counter firstCounter + i) against the
- * reference: every id is in the kept set, and equals the reference's draw unless that draw is a near
- * tie. Returns the number of exact comparisons made.
+ * Checks native draws of one row (ids[i] drawn with counter counters[i], or firstCounter + i) against
+ * the reference: every id is in the kept set, and equals the reference's draw unless that draw is a
+ * near tie. Returns the number of exact comparisons made.
  */
 export function assertDrawsMatch(
   label: string,
   ref: ProcessedRow,
   ids: ArrayLike<number>,
   seed: number,
-  firstCounter = 0,
+  counters: number | readonly number[] = 0,
 ): number {
+  const counterOf = (i: number): number => (typeof counters === 'number' ? counters + i : (counters[i] as number));
   assert.ok(ref.cutMargin > CUT_MARGIN, `${label}: test row too close to a top-p/min-p threshold (${ref.cutMargin})`);
   const kept = new Set(ref.keptIds);
   let exact = 0;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i] as number;
     assert.ok(kept.has(id), `${label}: draw ${i} chose ${id}, outside the kept set of ${kept.size}`);
-    const expected = race(ref, seed, firstCounter + i);
+    const expected = race(ref, seed, counterOf(i));
     if (expected.margin > RACE_MARGIN) {
-      assert.equal(id, expected.tokenId, `${label}: draw ${i} (counter ${firstCounter + i})`);
+      assert.equal(id, expected.tokenId, `${label}: draw ${i} (counter ${counterOf(i)})`);
       exact++;
     }
   }

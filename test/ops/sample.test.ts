@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ISAS, rng } from '../helpers/native.js';
 import {
-  assertDrawsMatch, centeredTopP, chiSquareCritical, gaussianLogits, lmLikeLogits, referenceRow, sampleNative, withCounters,
+  assertDrawsMatch, atCounters, centeredTopP, chiSquareCritical, gaussianLogits, lmLikeLogits, referenceRow, sampleNative, withCounters,
   type SampleRow,
 } from '../helpers/sample.js';
-import type { ProcessedRow } from './reference/sample.js';
+import { findCounters, type ProcessedRow } from './reference/sample.js';
 
 const SEED = 1234567;
 
@@ -39,6 +39,9 @@ const FILTERS: Array<[name: string, vocab: number, scale: number, params: Sample
   ['top_k > vocab', 172, 2, { topK: 1000 }],
 ];
 const DRAWS = 64;
+// Reference rows and aimed counters of the boundary test, shared by the ISAs (same rng stream).
+const BOUNDARY_REFS = new Map<string, ProcessedRow>();
+const BOUNDARY_COUNTERS = new Map<string, number[]>();
 
 for (const isa of ISAS) {
   test(`sample ${isa}: greedy is the argmax, lowest id on ties`, () => {
@@ -64,6 +67,20 @@ for (const isa of ISAS) {
     assert.equal(sampleNative(isa, 9, [{ logits: banned }, { logits: banned, params: { temperature: 0 } }]).ids.join(), '0,0');
   });
 
+  test(`sample ${isa}: top-k and top-n cut ties by the lower id`, () => {
+    for (const vocab of [64, 1000]) {
+      const logits = new Float32Array(vocab).fill(0);
+      logits[10] = 6;
+      for (const id of [3, 20, 40, vocab - 1]) logits[id] = 5;  // four-way tie for the second place
+      for (const [k, kept] of [[2, [10, 3]], [3, [10, 3, 20]], [4, [10, 3, 20, 40]]] as const) {
+        const row: SampleRow = { logits, params: { topK: k, numLogprobs: k, temperature: 2 } };
+        const out = sampleNative(isa, vocab, withCounters(row, 300));
+        assert.deepEqual(new Set(out.ids), new Set(kept), `vocab ${vocab} top_k ${k}: drawn set`);
+        assert.deepEqual(Array.from(out.topIds.slice(0, k)), kept, `vocab ${vocab} top-${k} logprobs`);
+      }
+    }
+  });
+
   test(`sample ${isa}: filters alone and combined match the reference draw for draw`, () => {
     const random = rng(22);
     for (const [name, vocab, scale, params] of FILTERS) {
@@ -72,6 +89,29 @@ for (const isa of ISAS) {
       const out = sampleNative(isa, vocab, withCounters(row, DRAWS));
       assertDrawsMatch(`${name} (kept ${ref.keptIds.length})`, ref, out.ids, SEED);
     }
+  });
+
+  test(`sample ${isa}: filters keep exactly the reference's set (draws aimed at both sides of each cut)`, () => {
+    // Random draws rarely land on the boundary, so pick counters whose reference draw is the last
+    // kept token (a kernel that drops it fails) and counters where the best dropped token would win
+    // if it were kept (a kernel that keeps it fails).
+    const random = rng(22);
+    let aimed = 0;
+    for (const [name, vocab, scale, params] of FILTERS) {
+      const row: SampleRow = { logits: gaussianLogits(vocab, random, scale), params: { ...params, seed: SEED } };
+      const ref = BOUNDARY_REFS.get(`${name}`) ?? referenceRow(row);
+      BOUNDARY_REFS.set(name, ref);
+      if (ref.droppedId === null) continue;
+      for (const target of ['last', 'dropped'] as const) {
+        const counters = BOUNDARY_COUNTERS.get(`${name}/${target}`) ?? findCounters(ref, SEED, target, 4, 30000);
+        BOUNDARY_COUNTERS.set(`${name}/${target}`, counters);
+        assert.ok(counters.length > 0, `${name}: no counter found that draws the ${target} token`);
+        const out = sampleNative(isa, vocab, atCounters(row, counters));
+        assertDrawsMatch(`${name} (${target})`, ref, out.ids, SEED, counters);
+        aimed += counters.length;
+      }
+    }
+    assert.ok(aimed > 50);
   });
 
   test(`sample ${isa}: repetition, presence and frequency penalties`, () => {

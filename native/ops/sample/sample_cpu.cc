@@ -114,11 +114,12 @@ int64_t apply_bias_and_penalties(float* x, const SampleParams& p, const int32_t*
 // weight is < target, and moves them to the front; returns their count (>= 1 for target > 0). A
 // weighted quickselect: partition around a pivot; if the better side already holds `target`, the cut
 // is inside it, else keep it (and the pivot) and continue on the worse side with what remains.
-// *exhausted: the candidates together weigh less than target (so all are kept).
+// *exhausted: the candidates together weigh less than target (so all are kept). The final walk over
+// a short sorted range makes every keep/drop decision, so there is one rule in one place.
 int64_t nucleus(Candidate* c, int64_t n, double target, bool* exhausted) {
   int64_t lo = 0, hi = n;
   double rem = target;
-  bool went_left = false;
+  bool cut_inside = false;
   for (int round = 0; hi - lo > 32 && round < 64; ++round) {  // round cap: sort whatever is left
     int64_t i0 = lo, i1 = lo + (hi - lo) / 2, i2 = hi - 1;
     if (better(c[i1], c[i0])) std::swap(i0, i1);
@@ -136,13 +137,16 @@ int64_t nucleus(Candidate* c, int64_t n, double target, bool* exhausted) {
       }
     }
     std::swap(c[store], c[hi - 1]);
-    if (mass >= rem) {
+    if (mass >= rem) {  // the cut is on the better side: the pivot and the worse side are dropped
       hi = store;
-      went_left = true;
-    } else if (mass + pivot.weight >= rem) {
-      *exhausted = false;
-      return store + 1;
-    } else {
+      cut_inside = true;
+    } else if (mass + pivot.weight >= rem) {  // the pivot is the last kept token: let the walk take it
+      rem -= mass;
+      lo = store;
+      hi = store + 1;
+      cut_inside = true;
+      break;
+    } else {  // the better side and the pivot are kept; the cut is on the worse side
       rem -= mass + pivot.weight;
       lo = store + 1;
     }
@@ -150,7 +154,7 @@ int64_t nucleus(Candidate* c, int64_t n, double target, bool* exhausted) {
   std::sort(c + lo, c + hi, better);
   int64_t i = lo;
   for (; i < hi && rem > 0.0; ++i) rem -= c[i].weight;
-  *exhausted = !went_left && rem > 0.0;
+  *exhausted = !cut_inside && rem > 0.0;
   return i;
 }
 

@@ -61,6 +61,9 @@ export interface ProcessedRow {
   keptProbs: number[];
   /** Unnormalized weights exp(rel) of keptIds, as the race uses them. */
   keptWeights: number[];
+  /** The best token the filters dropped (the next one in order after the kept prefix), if any, and its weight. */
+  droppedId: number | null;
+  droppedWeight: number;
   /** Smallest relative distance of a top-p or min-p decision from its threshold (Infinity: none made). */
   cutMargin: number;
 }
@@ -128,7 +131,10 @@ export function processRow(input: SampleRefInput): ProcessedRow {
   const max = x.reduce((m, v) => Math.max(m, v), -Infinity);
   if (!(p.temperature >= 1e-5) || !(max > -Infinity)) {
     const id = argmaxFirst(x);
-    return { ...base, greedy: true, keptIds: [id], keptProbs: [1], keptWeights: [1], cutMargin: Infinity };
+    return {
+      ...base, greedy: true, keptIds: [id], keptProbs: [1], keptWeights: [1], droppedId: null, droppedWeight: 0,
+      cutMargin: Infinity,
+    };
   }
   // 6-9. temperature, top-k, top-p, min-p over the sorted processed logits
   const order = sortedIds(x);
@@ -155,7 +161,11 @@ export function processRow(input: SampleRefInput): ProcessedRow {
   }
   const keptWeights = kept.map(weight);
   const total = keptWeights.reduce((s, w) => s + w, 0);
-  return { ...base, greedy: false, keptIds: kept, keptProbs: keptWeights.map((w) => w / total), keptWeights, cutMargin };
+  const droppedId = kept.length < vocab ? (order[kept.length] as number) : null;
+  return {
+    ...base, greedy: false, keptIds: kept, keptProbs: keptWeights.map((w) => w / total), keptWeights, droppedId,
+    droppedWeight: droppedId === null ? 0 : weight(droppedId), cutMargin,
+  };
 }
 
 export interface RaceResult {
@@ -164,13 +174,18 @@ export interface RaceResult {
   margin: number;
 }
 
-/** Step 10: the exponential race over the kept tokens for (seed, counter). */
-export function race(row: ProcessedRow, seed: number, counter: number): RaceResult {
-  if (row.greedy || row.keptIds.length === 1) return { tokenId: row.keptIds[0] as number, margin: Infinity };
+/**
+ * Step 10: the exponential race over the kept tokens for (seed, counter). withDropped: race as if the
+ * best dropped token had been kept too (to find draws that would expose a filter keeping too much).
+ */
+export function race(row: ProcessedRow, seed: number, counter: number, withDropped = false): RaceResult {
+  const ids = withDropped && row.droppedId !== null ? [...row.keptIds, row.droppedId] : row.keptIds;
+  const weights = withDropped && row.droppedId !== null ? [...row.keptWeights, row.droppedWeight] : row.keptWeights;
+  if (ids.length === 1) return { tokenId: ids[0] as number, margin: Infinity };
   const key = rowKey(seed, counter);
   let best = -1, second = -1, bestId = -1;
-  row.keptIds.forEach((id, i) => {
-    const score = (row.keptWeights[i] as number) / exponentialFromBits(tokenBits(key, id));
+  ids.forEach((id, i) => {
+    const score = (weights[i] as number) / exponentialFromBits(tokenBits(key, id));
     if (score > best || (score === best && id < bestId)) {
       second = best;
       best = score;
@@ -180,6 +195,27 @@ export function race(row: ProcessedRow, seed: number, counter: number): RaceResu
     }
   });
   return { tokenId: bestId, margin: second > 0 ? best / second - 1 : Infinity };
+}
+
+/**
+ * Counters (from 0, at most `limit` tried) whose race picks `target` (the last kept token, or the
+ * dropped one with withDropped), up to `want` of them. A quick two-token check (target against the
+ * best token) skips most counters before the full race.
+ */
+export function findCounters(row: ProcessedRow, seed: number, target: 'last' | 'dropped', want: number, limit: number): number[] {
+  const withDropped = target === 'dropped';
+  const id = withDropped ? row.droppedId : (row.keptIds[row.keptIds.length - 1] as number);
+  if (id === null || row.greedy) return [];
+  const w = withDropped ? row.droppedWeight : (row.keptWeights[row.keptWeights.length - 1] as number);
+  const top = row.keptIds[0] as number, wTop = row.keptWeights[0] as number;
+  const found: number[] = [];
+  for (let c = 0; c < limit && found.length < want; c++) {
+    const key = rowKey(seed, c);
+    if (id !== top && w / exponentialFromBits(tokenBits(key, id)) <= wTop / exponentialFromBits(tokenBits(key, top))) continue;
+    const r = race(row, seed, c, withDropped);
+    if (r.tokenId === id && r.margin > 1e-4) found.push(c);
+  }
+  return found;
 }
 
 /** Whole pipeline for one row: chosen token and its raw logprob. */
