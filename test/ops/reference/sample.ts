@@ -69,8 +69,7 @@ export interface ProcessedRow {
 }
 
 /** Ids in the pipeline's order: larger value first, then lower id. */
-function sortedIds(values: ArrayLike<number>): number[] {
-  const ids = Array.from({ length: values.length }, (_, i) => i);
+function sortedIds(values: ArrayLike<number>, ids: number[] = Array.from({ length: values.length }, (_, i) => i)): number[] {
   return ids.sort((a, b) => {
     const va = values[a] as number, vb = values[b] as number;
     return va === vb ? a - b : vb - va;
@@ -105,8 +104,7 @@ export function processRow(input: SampleRefInput): ProcessedRow {
     logZ = Math.log(z);
   }
   const rawLogprobs = raw.map((v) => v - rawMax - logZ);
-  const rawOrder = sortedIds(raw);
-  const topIds = rawOrder.slice(0, Math.min(p.numLogprobs, vocab));
+  const topIds = p.numLogprobs > 0 ? sortedIds(raw).slice(0, Math.min(p.numLogprobs, vocab)) : [];
   const topLogprobs = topIds.map((id) => rawLogprobs[id] as number);
   // 2. bias
   const x = raw.slice();
@@ -137,8 +135,10 @@ export function processRow(input: SampleRefInput): ProcessedRow {
     };
   }
   // 6-9. temperature, top-k, top-p, min-p over the sorted processed logits
-  const order = sortedIds(x);
-  let kept = p.topK > 0 && p.topK < vocab ? order.slice(0, p.topK) : order;
+  // Top-k and top-p need the whole order; min-p alone is a threshold (then only its survivors are sorted).
+  const ordered = (p.topK > 0 && p.topK < vocab) || p.topP < 1;
+  const order = ordered ? sortedIds(x) : [];
+  let kept = !ordered ? Array.from({ length: vocab }, (_, i) => i) : p.topK > 0 && p.topK < vocab ? order.slice(0, p.topK) : order;
   const rel = (id: number): number => ((x[id] as number) - max) / p.temperature;
   const weight = (id: number): number => Math.exp(rel(id));
   let cutMargin = Infinity;
@@ -159,9 +159,19 @@ export function processRow(input: SampleRefInput): ProcessedRow {
     for (const id of kept) cutMargin = Math.min(cutMargin, Math.abs(rel(id) - logMinP));
     kept = kept.filter((id) => weight(id) >= p.minP);
   }
+  if (!ordered) kept = sortedIds(x, kept);
   const keptWeights = kept.map(weight);
   const total = keptWeights.reduce((s, w) => s + w, 0);
-  const droppedId = kept.length < vocab ? (order[kept.length] as number) : null;
+  // The kept set is a prefix of the order, so the best dropped token is the next one in it.
+  let droppedId: number | null = null;
+  if (ordered) {
+    droppedId = kept.length < vocab ? (order[kept.length] as number) : null;
+  } else {
+    const keptSet = new Set(kept);
+    for (let i = 0; i < vocab; i++) {
+      if (!keptSet.has(i) && (droppedId === null || (x[i] as number) > (x[droppedId] as number))) droppedId = i;
+    }
+  }
   return {
     ...base, greedy: false, keptIds: kept, keptProbs: keptWeights.map((w) => w / total), keptWeights, droppedId,
     droppedWeight: droppedId === null ? 0 : weight(droppedId), cutMargin,
@@ -199,19 +209,21 @@ export function race(row: ProcessedRow, seed: number, counter: number, withDropp
 
 /**
  * Counters (from 0, at most `limit` tried) whose race picks `target` (the last kept token, or the
- * dropped one with withDropped), up to `want` of them. A quick two-token check (target against the
- * best token) skips most counters before the full race.
+ * dropped one with withDropped), up to `want` of them. A quick check against the best few kept tokens
+ * skips most counters before the full race.
  */
 export function findCounters(row: ProcessedRow, seed: number, target: 'last' | 'dropped', want: number, limit: number): number[] {
   const withDropped = target === 'dropped';
   const id = withDropped ? row.droppedId : (row.keptIds[row.keptIds.length - 1] as number);
   if (id === null || row.greedy) return [];
   const w = withDropped ? row.droppedWeight : (row.keptWeights[row.keptWeights.length - 1] as number);
-  const top = row.keptIds[0] as number, wTop = row.keptWeights[0] as number;
+  const rivals = row.keptIds.slice(0, 8).filter((r) => r !== id);
   const found: number[] = [];
   for (let c = 0; c < limit && found.length < want; c++) {
     const key = rowKey(seed, c);
-    if (id !== top && w / exponentialFromBits(tokenBits(key, id)) <= wTop / exponentialFromBits(tokenBits(key, top))) continue;
+    const score = w / exponentialFromBits(tokenBits(key, id));
+    const beaten = rivals.some((r) => (row.keptWeights[row.keptIds.indexOf(r)] as number) / exponentialFromBits(tokenBits(key, r)) >= score);
+    if (beaten) continue;
     const r = race(row, seed, c, withDropped);
     if (r.tokenId === id && r.margin > 1e-4) found.push(c);
   }
