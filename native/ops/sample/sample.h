@@ -7,6 +7,8 @@
 //   1. Logprobs from the RAW logits (log_softmax before any bias, penalty or temperature: vLLM v1's
 //      default "raw logprobs"): the chosen token's logprob, and the num_logprobs best tokens with
 //      theirs, sorted descending, ties by the lower id. Unused slots of a row hold id -1, logprob -inf.
+//      Computed as (logit - max) - log(sum(exp(logit - max))), sum in double. A row with no finite
+//      logit has no distribution: its logprobs are NaN (the draw still follows steps 2-10).
 //   2. Logit bias: logit[id] += value for each (bias_token_ids[j], bias_values[j]); duplicates add up.
 //   3. Repetition penalty, once per distinct token of prompt+output history (HF / vLLM rule):
 //      logit > 0 ? logit / p : logit * p.
@@ -14,7 +16,8 @@
 //      logit -= frequency * count;  logit -= presence (when count > 0).
 //      Steps 2-4 write the processed values into `logits` (sparse: only the touched tokens change).
 //   5. temperature < 1e-5 (or <= 0): greedy, the argmax of the processed logits, lowest id on ties;
-//      steps 6-10 are skipped. The same argmax is taken when every processed logit is -inf.
+//      steps 6-10 are skipped. The same argmax (token 0) is taken when every processed logit is -inf.
+//      Values pushed past FLT_MAX by bias or penalties saturate at FLT_MAX.
 //   6. Temperature: rel_i = (logit_i - max) / T, probabilities p_i proportional to exp(rel_i).
 //   7. top-k (k > 0 and k < vocab): keep exactly the k best tokens by (logit desc, id asc).
 //   8. top-p (< 1): over the survivors, renormalized and sorted descending, keep a token iff the mass
@@ -30,6 +33,9 @@
 //        E_i    = top ? -log1p(-f) : -log(f)    (u = (bits_i + 0.5) / 2^32, E = -ln u at full
 //                                                precision for u near 0 and near 1 alike)
 //      (native/ops/sample/sample_internal.h holds these functions; the TS reference mirrors them.)
+//      The vector variants evaluate exp/log with ~2-ulp polynomials, the portable one with libm, so a
+//      draw whose two best scores lie within ~1e-6 of each other may differ between ISA variants; on
+//      one variant every result is deterministic.
 //
 // Tensors:
 //   out_token_ids    [rows]               i32  chosen token
