@@ -23,6 +23,7 @@ export interface NativeOps {
   add(isa: IsaName, out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
   addBias(isa: IsaName, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   argmaxRows(isa: IsaName, out: Int32Array, x: Float32Array, rows: number, cols: number): void;
+  sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
 }
 
 export interface NativeAddon {

@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_add_binding(env, ops);                //   ops.add(isa, out, a, b, n)
   register_add_bias_binding(env, ops);           //   ops.addBias(isa, x, bias, rows, cols)
   register_argmax_binding(env, ops);             //   ops.argmaxRows(isa, out, x, rows, cols)
+  register_sample_binding(env, ops);             //   ops.sample(isa, outIds, outLogprobs, outTopIds, outTopLogprobs, maxLogprobs, logits, rows, vocab, params, history, biasIds, biasValues, threads)
   exports.Set("ops", ops);
   return exports;
 }

@@ -19,5 +19,6 @@ void register_silu_mul_binding(Napi::Env env, Napi::Object ops);
 void register_add_binding(Napi::Env env, Napi::Object ops);
 void register_add_bias_binding(Napi::Env env, Napi::Object ops);
 void register_argmax_binding(Napi::Env env, Napi::Object ops);
+void register_sample_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi
