@@ -15,6 +15,7 @@ export interface CpuInfo {
 /** Single-op entry points for op tests and benches. Shapes are documented in native/ops/<op>/<op>.h. */
 export interface NativeOps {
   rmsNorm(isa: IsaName, out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number): void;
 }
 
 export interface NativeAddon {

@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", CpuInfo(env));          // CPU features and the kernel variants this CPU can run
   Napi::Object ops = Napi::Object::New(env);     // single-op entry points for op tests and benches:
   register_rms_norm_binding(env, ops);           //   ops.rmsNorm(isa, out, x, weight, rows, dim, eps)
+  register_matmul_binding(env, ops);             //   ops.matmul(isa, out, x, weight, dtype, n, k, bias, m, threads)
   exports.Set("ops", ops);
   return exports;
 }
