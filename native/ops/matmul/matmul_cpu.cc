@@ -70,7 +70,7 @@ void round_rows_bf16(float* dst, const float* src, int64_t n) {
 
 // ---- Q8_0 activation blocks (ggml's x86 quantize_row_q8_0) ----
 // amax = max |x|, d = amax / 127 (stored as fp16), q = round-half-even(x * (127 / amax)) saturated to int8.
-// Returns the fp16-rounded d as f32.
+// Returns the fp16-rounded d as f32. The AVX-512 variant stores q + 128 (see matmul_internal.h).
 
 float round_to_fp16(float v) {
 #if KV_ISA == KV_ISA_AVX512 || KV_ISA == KV_ISA_AVX2
@@ -96,8 +96,12 @@ float quantize_block_q8_0(const float* x, int8_t* q) {
   const float id = amax != 0.f ? 127.f / amax : 0.f;
   const __m512 s = _mm512_set1_ps(id);
   constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, s), kRne)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, s), kRne)));
+  // Stored as q + 128 (unsigned) for the vpdpbusd kernel in matmul_q8_cpu.cc.
+  const __m128i flip = _mm_set1_epi8(char(0x80));
+  const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, s), kRne));
+  const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, s), kRne));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_xor_si128(q0, flip));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_xor_si128(q1, flip));
   return round_to_fp16(amax / 127.f);
 #elif KV_ISA == KV_ISA_AVX2
   __m256 v[4];

@@ -14,7 +14,8 @@ struct MatmulActs {
   int64_t m = 0;                    // rows of x
   int64_t k = 0;                    // columns of x (= weight cols)
   const float* f = nullptr;         // F32/F16/BF16 weights: [m, k] f32, already rounded to f16/bf16 values
-  const int8_t* qs = nullptr;       // quantized weights: [m, k] int8 quants (Q8_0 or Q8_K blocks, row-major)
+  const int8_t* qs = nullptr;       // quantized weights: [m, k] int8 quants (Q8_0 or Q8_K blocks, row-major);
+                                    // the avx512 variant keeps Q8_0 quants as uint8 q + 128 (for vpdpbusd)
   const float* d = nullptr;         // [m, k / block] block scales (Q8_0: the fp16-rounded value)
   const int16_t* bsums = nullptr;   // Q8_K only: [m, k / 16] sums of each 16 quants
 };

@@ -3,8 +3,9 @@
 //   a.qs  [m, K] int8 activation quants, a.d [m, K/32] their fp16-rounded block scales
 //   w     [N, K/32] blocks: BlockQ8_0 (w = d * q) or BlockQ4_0 (w = d * (nibble - 8))
 // Per block, as ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0: out += (fp16(d_w) * fp16(d_x)) * (exact int dot of 32).
-// Integer dots take signed x signed bytes through unsigned x signed instructions with the sign trick:
-// |w| * (a with the sign of w) — VNNI vpdpbusd on two blocks per zmm, or AVX2 vpmaddubsw + vpmaddwd.
+// Integer dots take signed x signed bytes through unsigned x signed instructions: AVX-512 VNNI vpdpbusd
+// on two blocks per zmm with activations offset to unsigned (a + 128, the offset removed exactly per
+// lane); AVX2 vpmaddubsw + vpmaddwd with the sign trick |w| * (a with the sign of w).
 // A tile of R weight rows x C activation rows decodes each weight block once for the C rows.
 #include <cstring>
 
@@ -63,20 +64,21 @@ float hsum(__m512 v) {
 }
 
 // Two consecutive blocks per zmm (one when kOne: the upper half is zero); int32 lanes 0..7 hold block
-// b's partial sums, 8..15 block b+1's.
+// b's partial sums, 8..15 block b+1's. This variant stores the activation quants as a + 128 (unsigned,
+// see matmul_cpu.cc), so vpdpbusd takes them with the signed weights directly: each lane starts from
+// -128 * (sum of its 4 weights), making it the exact centered sum of a * w, as ggml's lanes are.
 template <DType T, int R, int C, bool kOne>
 __attribute__((always_inline)) inline void step(__m512 (&acc)[R][C], const uint8_t* w, int64_t wstride, int64_t b,
                                                 const int8_t* aq, const float* ad, int64_t k, int64_t nb) {
-  __m512i aw[R];
-  __mmask64 neg[R];
+  __m512i wq[R], base[R];
   __m512 dw[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     const uint8_t* blk = w + r * wstride + b * block_bytes<T>();
     const __m256i q1 = kOne ? _mm256_setzero_si256() : block_quants<T>(blk + block_bytes<T>());
-    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(block_quants<T>(blk)), q1, 1);
-    aw[r] = _mm512_abs_epi8(q);  // -128 becomes 0x80 = 128 as unsigned: still exact
-    neg[r] = _mm512_movepi8_mask(q);
+    wq[r] = _mm512_inserti64x4(_mm512_castsi256_si512(block_quants<T>(blk)), q1, 1);
+    base[r] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(char(0x80)), wq[r]));
     const float d1 = kOne ? 0.f : block_scale<T>(blk + block_bytes<T>());
     dw[r] = _mm512_insertf32x8(_mm512_set1_ps(block_scale<T>(blk)), _mm256_set1_ps(d1), 1);
   }
@@ -91,8 +93,7 @@ __attribute__((always_inline)) inline void step(__m512 (&acc)[R][C], const uint8
                                                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(dp)))));
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const __m512i sa = _mm512_mask_sub_epi8(av, neg[r], _mm512_setzero_si512(), av);
-      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw[r], sa);
+      const __m512i dot = _mm512_dpbusd_epi32(base[r], av, wq[r]);
       acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], da), acc[r][c]);
     }
   }
