@@ -44,7 +44,7 @@ void unpack_q4k_scales(const uint8_t* s, uint32_t out[4]) {
 
 #if KV_ISA == KV_ISA_AVX512
 
-constexpr int kTileC = 4;
+constexpr int kTileC = 8;  // 8 float accumulators + 9 decoded-weight registers
 
 // Horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its own header).
 float hsum(__m512 v) {

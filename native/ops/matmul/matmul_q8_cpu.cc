@@ -52,7 +52,6 @@ __m256i block_quants(const uint8_t* blk) {
 
 #if KV_ISA == KV_ISA_AVX512
 
-constexpr int kTileR = 2, kTileC = 4;
 
 // Horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its own header).
 float hsum(__m512 v) {
@@ -212,32 +211,44 @@ void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_
 
 #endif
 
-template <DType T, int R>
+// Rows r..r+R-1 of the output for all m rows of x, in tiles of CM activation rows.
+template <DType T, int R, int CM>
 void row_tile_all_cols(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t r) {
   const int64_t n = w.rows, rb = w.row_bytes();
   const uint8_t* wr = w.row(r);
   const float* br = bias ? bias + r : nullptr;
   int64_t c = 0;
-  for (; c + kTileC <= a.m; c += kTileC) tile<T, R, kTileC>(out + c * n + r, n, a, c, wr, rb, br);
+  for (; c + CM <= a.m; c += CM) tile<T, R, CM>(out + c * n + r, n, a, c, wr, rb, br);
   float* o = out + c * n + r;
   switch (a.m - c) {  // the last rows of x
     case 1: tile<T, R, 1>(o, n, a, c, wr, rb, br); break;
-    case 2: if constexpr (kTileC > 2) tile<T, R, 2>(o, n, a, c, wr, rb, br); break;
-    case 3: if constexpr (kTileC > 3) tile<T, R, 3>(o, n, a, c, wr, rb, br); break;
-    case 4: if constexpr (kTileC > 4) tile<T, R, 4>(o, n, a, c, wr, rb, br); break;
-    case 5: if constexpr (kTileC > 5) tile<T, R, 5>(o, n, a, c, wr, rb, br); break;
-    case 6: if constexpr (kTileC > 6) tile<T, R, 6>(o, n, a, c, wr, rb, br); break;
-    case 7: if constexpr (kTileC > 7) tile<T, R, 7>(o, n, a, c, wr, rb, br); break;
+    case 2: if constexpr (CM > 2) tile<T, R, 2>(o, n, a, c, wr, rb, br); break;
+    case 3: if constexpr (CM > 3) tile<T, R, 3>(o, n, a, c, wr, rb, br); break;
+    case 4: if constexpr (CM > 4) tile<T, R, 4>(o, n, a, c, wr, rb, br); break;
+    case 5: if constexpr (CM > 5) tile<T, R, 5>(o, n, a, c, wr, rb, br); break;
+    case 6: if constexpr (CM > 6) tile<T, R, 6>(o, n, a, c, wr, rb, br); break;
+    case 7: if constexpr (CM > 7) tile<T, R, 7>(o, n, a, c, wr, rb, br); break;
     default: break;
   }
 }
 
-template <DType T>
+template <DType T, int R, int CM>
 void rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t r0, int64_t r1) {
   int64_t r = r0;
-  for (; r + kTileR <= r1; r += kTileR) row_tile_all_cols<T, kTileR>(out, a, w, bias, r);
-  if constexpr (kTileR > 1)
-    for (; r < r1; ++r) row_tile_all_cols<T, 1>(out, a, w, bias, r);
+  for (; r + R <= r1; r += R) row_tile_all_cols<T, R, CM>(out, a, w, bias, r);
+  if constexpr (R > 1)
+    for (; r < r1; ++r) row_tile_all_cols<T, 1, CM>(out, a, w, bias, r);
+}
+
+template <DType T>
+void rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t r0, int64_t r1) {
+#if KV_ISA == KV_ISA_AVX512
+  // Few rows of x (decode): more weight rows per tile keep more loads in flight. Many: wider x tiles.
+  if (a.m < 4) rows<T, 4, 4>(out, a, w, bias, r0, r1);
+  else rows<T, 2, 6>(out, a, w, bias, r0, r1);
+#else
+  rows<T, kTileR, kTileC>(out, a, w, bias, r0, r1);
+#endif
 }
 
 }  // namespace
