@@ -55,13 +55,22 @@ float hsum(__m512 v) {
   return _mm_cvtss_f32(t);
 }
 
-// Pair lane l (of 32 int16 lanes in a 64-element chunk j) -> index of its scale in the 16-lane source.
-template <bool kQ6>
-__m512i scale_index(int j) {
-  alignas(64) int16_t idx[32];
-  for (int l = 0; l < 32; ++l) idx[l] = static_cast<int16_t>(kQ6 ? 4 * j + l / 8 : 2 * j + l / 16);
-  return _mm512_load_si512(idx);
+// vpermw indices: pair lane l (of the 32 int16 lanes of 64-element chunk j) -> the index of its scale in
+// the 16 int16 scales (Q4_K: 8 scales then 8 mins; Q6_K: 16 scales). Row 4 (Q4_K): the min of bsum g.
+struct ScaleIndex {
+  alignas(64) int16_t v[5][32];
+};
+
+constexpr ScaleIndex make_scale_index(bool q6) {
+  ScaleIndex t{};
+  for (int j = 0; j < 4; ++j)
+    for (int l = 0; l < 32; ++l) t.v[j][l] = static_cast<int16_t>(q6 ? 4 * j + l / 8 : 2 * j + l / 16);
+  for (int g = 0; g < 16; ++g) t.v[4][g] = static_cast<int16_t>(8 + g / 2);
+  return t;
 }
+
+constexpr ScaleIndex kScaleIndexQ4K = make_scale_index(false);
+constexpr ScaleIndex kScaleIndexQ6K = make_scale_index(true);
 
 // One weight block ready for the dot products: 4 chunks of 64 quants in element order (Q4_K: nibbles;
 // Q6_K: |q6 - 32| with the lanes where q6 - 32 < 0 in neg), the per-pair scales of each chunk, the
@@ -75,7 +84,9 @@ struct Decoded {
 };
 
 template <DType T>
-__attribute__((always_inline)) inline void decode(const uint8_t* blk, Decoded& o, const __m512i (&idx)[5]) {
+__attribute__((always_inline)) inline void decode(const uint8_t* blk, Decoded& o) {
+  const ScaleIndex& si = T == DType::Q6_K ? kScaleIndexQ6K : kScaleIndexQ4K;
+  const auto idx = [&si](int j) { return _mm512_load_si512(si.v[j]); };
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   if constexpr (T == DType::Q4_K) {
     const auto* x = reinterpret_cast<const BlockQ4_K*>(blk);
@@ -86,9 +97,9 @@ __attribute__((always_inline)) inline void decode(const uint8_t* blk, Decoded& o
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qs + 32 * j));
       const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
       o.q[j] = _mm512_and_si512(both, m4);  // low nibbles: elements 64j..+31, high: 64j+32..+63
-      o.sc[j] = _mm512_permutexvar_epi16(idx[j], s16);
+      o.sc[j] = _mm512_permutexvar_epi16(idx(j), s16);
     }
-    o.mins = _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx[4], s16));  // mn[g / 2] for bsum g
+    o.mins = _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx(4), s16));  // mn[g / 2] for bsum g
     o.d = half(x->d);
     o.dmin = half(x->dmin);
   } else {
@@ -109,7 +120,7 @@ __attribute__((always_inline)) inline void decode(const uint8_t* blk, Decoded& o
       }
     }
     const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x->scales)));
-    for (int j = 0; j < 4; ++j) o.sc[j] = _mm512_permutexvar_epi16(idx[j], _mm512_castsi256_si512(s16));
+    for (int j = 0; j < 4; ++j) o.sc[j] = _mm512_permutexvar_epi16(idx(j), _mm512_castsi256_si512(s16));
     o.d = half(x->d);
     o.dmin = 0.f;
   }
@@ -119,14 +130,12 @@ template <DType T, int C>
 void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_t* w, const float* bias) {
   constexpr bool kQ6 = T == DType::Q6_K;
   const int64_t k = a.k, nb = k / kQK_K;
-  const __m512i idx[5] = {scale_index<kQ6>(0), scale_index<kQ6>(1), scale_index<kQ6>(2), scale_index<kQ6>(3),
-                          kQ6 ? _mm512_setzero_si512() : _mm512_castsi256_si512(_mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8))};
   __m512 acc[C];
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     Decoded wd;
-    decode<T>(w + b * dtype_block_bytes(T), wd, idx);
+    decode<T>(w + b * dtype_block_bytes(T), wd);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const int8_t* ap = a.qs + (c0 + c) * k + b * kQK_K;
