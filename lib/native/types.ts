@@ -24,6 +24,7 @@ export interface NativeOps {
   addBias(isa: IsaName, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   argmaxRows(isa: IsaName, out: Int32Array, x: Float32Array, rows: number, cols: number): void;
   sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
+  matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number): void;
 }
 
 export interface NativeAddon {

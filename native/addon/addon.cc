@@ -45,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_add_bias_binding(env, ops);           //   ops.addBias(isa, x, bias, rows, cols)
   register_argmax_binding(env, ops);             //   ops.argmaxRows(isa, out, x, rows, cols)
   register_sample_binding(env, ops);             //   ops.sample(isa, outIds, outLogprobs, outTopIds, outTopLogprobs, maxLogprobs, logits, rows, vocab, params, history, biasIds, biasValues, threads)
+  register_matmul_binding(env, ops);             //   ops.matmul(isa, out, x, weight, dtype, n, k, bias, m, threads)
   exports.Set("ops", ops);
   return exports;
 }
