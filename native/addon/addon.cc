@@ -34,6 +34,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", CpuInfo(env));          // CPU features and the kernel variants this CPU can run
   Napi::Object ops = Napi::Object::New(env);     // single-op entry points for op tests and benches:
   register_rms_norm_binding(env, ops);           //   ops.rmsNorm(isa, out, x, weight, rows, dim, eps)
+  register_kv_cache_write_binding(env, ops);     //   ops.kvCacheWrite(isa, kCache, vCache, kvDtype, numBlocks, k, v, slotMapping, nTokens, nKvHeads, headDim, blockSize)
+  register_paged_attention_binding(env, ops);    //   ops.pagedAttention(isa, out, q, kCache, vCache, kvDtype, numBlocks, queryStartLoc, seqLens, blockTables, maxBlocksPerSeq, numSeqs, nHeads, nKvHeads, headDim, blockSize, scale, threads)
   exports.Set("ops", ops);
   return exports;
 }

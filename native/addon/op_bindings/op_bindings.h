@@ -9,7 +9,11 @@ namespace kv::napi {
 
 /** Pool shared by op bindings (resized on demand by setOpThreads). */
 ThreadPool& op_thread_pool();
+/** The op pool with exactly `threads` threads (>= 1), recreated when the count changes. */
+ThreadPool& op_thread_pool(int threads);
 
 void register_rms_norm_binding(Napi::Env env, Napi::Object ops);
+void register_kv_cache_write_binding(Napi::Env env, Napi::Object ops);
+void register_paged_attention_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi

@@ -4,8 +4,22 @@
 
 namespace kv::napi {
 
+namespace {
+std::unique_ptr<ThreadPool>& pool_slot() {
+  static std::unique_ptr<ThreadPool> pool;
+  return pool;
+}
+}  // namespace
+
 ThreadPool& op_thread_pool() {
-  static std::unique_ptr<ThreadPool> pool = std::make_unique<ThreadPool>(2);
+  std::unique_ptr<ThreadPool>& pool = pool_slot();
+  if (!pool) pool = std::make_unique<ThreadPool>(2);
+  return *pool;
+}
+
+ThreadPool& op_thread_pool(int threads) {
+  std::unique_ptr<ThreadPool>& pool = pool_slot();
+  if (!pool || pool->num_threads() != threads) pool = std::make_unique<ThreadPool>(threads);  // old one joins first
   return *pool;
 }
 
