@@ -23,5 +23,11 @@ void register_add_bias_binding(Napi::Env env, Napi::Object ops);
 void register_argmax_binding(Napi::Env env, Napi::Object ops);
 void register_sample_binding(Napi::Env env, Napi::Object ops);
 void register_matmul_binding(Napi::Env env, Napi::Object ops);
+/** The op pool with exactly `threads` threads (>= 1), recreated when the count changes. */
+ThreadPool& op_thread_pool(int threads);
+
+void register_rms_norm_binding(Napi::Env env, Napi::Object ops);
+void register_kv_cache_write_binding(Napi::Env env, Napi::Object ops);
+void register_paged_attention_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi
