@@ -24,9 +24,6 @@ ThreadPool& op_thread_pool(int num_threads) {
     pool.reset();  // join the old workers before starting new ones
     pool = std::make_unique<ThreadPool>(num_threads);
   }
-ThreadPool& op_thread_pool(int threads) {
-  std::unique_ptr<ThreadPool>& pool = pool_slot();
-  if (!pool || pool->num_threads() != threads) pool = std::make_unique<ThreadPool>(threads);  // old one joins first
   return *pool;
 }
 
