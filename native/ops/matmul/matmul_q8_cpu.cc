@@ -69,7 +69,6 @@ __m512i pair_quants(const uint8_t* blk) {
   }
 }
 
-
 // Horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its own header).
 float hsum(__m512 v) {
   __m256 s = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
