@@ -60,8 +60,8 @@ export interface LlamaVocab {
   readonly scores: Float32Array | null;
   readonly attrs: Uint16Array;
   readonly tokenToId: ReadonlyMap<string, number>;
-  /** BPE merge ranks keyed by `left + '\0' + right`. */
-  readonly mergeRanks: ReadonlyMap<string, number>;
+  /** BPE merge ranks: left -> right -> rank (nested to avoid building pair strings while merging). */
+  readonly mergeRanks: ReadonlyMap<string, ReadonlyMap<string, number>>;
   readonly bos: number | null;
   readonly eos: number | null;
   readonly eot: number | null;
@@ -147,7 +147,7 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
   let addBos = isSpm;
   let cleanSpaces = !isSpm;
   let ignoreMerges = false;
-  const mergeRanks = new Map<string, number>();
+  const mergeRanks = new Map<string, Map<string, number>>();
   if (!isSpm) {
     const pre = str('tokenizer.ggml.pre') ?? '';
     if (pre === '' || pre === 'default') preType = 'default';
@@ -169,10 +169,13 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
     if (!Array.isArray(merges)) throw loadError(source, 'tokenizer.ggml.merges is missing or not a string array');
     merges.forEach((m: unknown, rank) => {
       if (typeof m !== 'string') throw loadError(source, 'tokenizer.ggml.merges must hold strings');
-      // Split at the first space after the first character, as llama.cpp does.
+      // Split at the first space after the first character, as llama.cpp does (no space: "" + "").
       const pos = m.indexOf(' ', 1);
-      const key = pos < 0 ? '\0' : `${m.slice(0, pos)}\0${m.slice(pos + 1)}`;
-      if (!mergeRanks.has(key)) mergeRanks.set(key, rank);
+      const left = pos < 0 ? '' : m.slice(0, pos);
+      const right = pos < 0 ? '' : m.slice(pos + 1);
+      let byRight = mergeRanks.get(left);
+      if (!byRight) mergeRanks.set(left, (byRight = new Map()));
+      if (!byRight.has(right)) byRight.set(right, rank); // the first occurrence wins
     });
   }
   const addSpacePrefix = bool('tokenizer.ggml.add_space_prefix') ?? isSpm;
