@@ -199,14 +199,16 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
   let fimSep = specialId('tokenizer.ggml.fim_sep_token_id', null);
 
   // Auto-detected tokens are forced to CONTROL, as llama.cpp does (so they are skipped in output).
+  // With several candidates llama.cpp takes whichever its hash map yields first; we take the first
+  // in list order (e.g. <|im_end|> before <|endoftext|>), which only affects the reported eot id.
   const findByText = (texts: readonly string[]): number | null => {
-    let best: number | null = null;
     for (const text of texts) {
       const id = tokenToId.get(text);
-      if (id !== undefined && (best === null || id < best)) best = id;
+      if (id === undefined) continue;
+      attrs[id] = (attrs[id] as number) | TokenAttr.CONTROL;
+      return id;
     }
-    if (best !== null) attrs[best] = (attrs[best] as number) | TokenAttr.CONTROL;
-    return best;
+    return null;
   };
   eot ??= findByText(EOT_TEXTS);
   eom ??= findByText(['<|eom_id|>']);
