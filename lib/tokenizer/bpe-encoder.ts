@@ -32,14 +32,19 @@ export class BpeEncoder {
       const whole = tokenToId.get(word);
       if (whole !== undefined) return [whole];
     }
-    // Symbols are code points of the byte-encoded word (every one is a single UTF-16 unit).
+    const numTokens = this.vocab.tokens.length;
+    const { byIds, byText } = mergeRanks;
+    // Symbols are code points of the byte-encoded word (every one is a single UTF-16 unit); each
+    // carries its token id, or -1 when its text is not a token.
     const n = word.length;
     const len = new Int32Array(n).fill(1);
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
+    const symId = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
+      symId[i] = tokenToId.get(word[i] as string) ?? -1;
     }
     // Lowest rank first: queued with priority -rank.
     const queue = new BigramQueue();
@@ -47,7 +52,14 @@ export class BpeEncoder {
       if (left < 0 || right < 0) return;
       const lenLeft = len[left] as number;
       const size = lenLeft + (len[right] as number);
-      const rank = mergeRanks.get(word.slice(left, left + lenLeft))?.get(word.slice(right, left + size));
+      const idLeft = symId[left] as number;
+      const idRight = symId[right] as number;
+      const rank =
+        idLeft >= 0 && idRight >= 0
+          ? byIds.get(idLeft * numTokens + idRight)
+          : byText.size > 0
+            ? byText.get(`${word.slice(left, left + lenLeft)}\0${word.slice(right, left + size)}`)
+            : undefined;
       if (rank !== undefined) queue.push(-rank, left, right, size);
     };
     for (let i = 1; i < n; i++) tryAddBigram(i - 1, i);
@@ -60,6 +72,7 @@ export class BpeEncoder {
       if (lenLeft === 0 || lenRight === 0 || lenLeft + lenRight !== queue.poppedSize) continue; // stale
       len[left] = lenLeft + lenRight;
       len[right] = 0;
+      symId[left] = tokenToId.get(word.slice(left, left + lenLeft + lenRight)) ?? -1;
       const after = next[right] as number;
       next[left] = after;
       if (after >= 0) prev[after] = left;

@@ -160,9 +160,7 @@ describe('HF tokenizer: GPT-2 tokenizer.json (ByteLevel) built from the GPT-2 GG
     const gguf = (await loadTokenizer(file)) as GgufTokenizer;
     const vocab: Record<string, number> = {};
     gguf.vocab.tokens.forEach((tok, id) => (vocab[tok] = id));
-    const ranked: [string, number][] = [];
-    for (const [left, byRight] of gguf.vocab.mergeRanks) for (const [right, rank] of byRight) ranked.push([`${left} ${right}`, rank]);
-    const merges = ranked.sort((a, b) => a[1] - b[1]).map(([m]) => m);
+    const merges = gguf.vocab.merges;
     const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
     const dir = writeHfDir(
       {
