@@ -1,5 +1,6 @@
 #include "step_input_parse.h"
 
+#include <cmath>
 #include <string>
 
 #include "napi_util.h"
@@ -38,7 +39,12 @@ StepInput parse_step_input(const Napi::Object& o, const StepLimits& lim) {
   in.return_logits = rl.IsBoolean() && rl.As<Napi::Boolean>().Value();
   Napi::Value mb = o.Get("maxBlocksPerSeq");
   if (!mb.IsNumber()) throw TypeError(env, "step.maxBlocksPerSeq: expected a number");
-  in.max_blocks_per_seq = static_cast<int64_t>(mb.As<Napi::Number>().DoubleValue());
+  const double mbd = mb.As<Napi::Number>().DoubleValue();
+  // Checked before the conversion: NaN, infinities and huge values must not reach an int64 cast.
+  if (!(mbd >= 1 && mbd <= 2147483647.0) || mbd != std::floor(mbd)) {
+    fail(env, "maxBlocksPerSeq: expected an integer in [1, 2^31 - 1], got " + std::to_string(mbd));
+  }
+  in.max_blocks_per_seq = static_cast<int64_t>(mbd);
 
   const int64_t t = in.num_tokens(), s = in.num_seqs();
   const int64_t capacity = lim.num_blocks * lim.block_size;
@@ -46,7 +52,6 @@ StepInput parse_step_input(const Napi::Object& o, const StepLimits& lim) {
   if (static_cast<int64_t>(in.positions.size()) != t) fail(env, "positions: length must equal tokenIds.length");
   if (static_cast<int64_t>(in.slot_mapping.size()) != t) fail(env, "slotMapping: length must equal tokenIds.length");
   if (static_cast<int64_t>(in.query_start_loc.size()) != s + 1) fail(env, "queryStartLoc: length must be seqLens.length + 1");
-  if (in.max_blocks_per_seq < 1) fail(env, "maxBlocksPerSeq: expected >= 1");
   if (static_cast<int64_t>(in.block_tables.size()) != s * in.max_blocks_per_seq) {
     fail(env, "blockTables: length must be seqLens.length * maxBlocksPerSeq");
   }
