@@ -1,8 +1,9 @@
 // First numbers: single-sequence prefill and decode tokens/s of kvserve and llama.cpp (node-llama-cpp,
-// scripts/llama-ref.mjs) on the same GGUF files: stories260K and a synthetic ~134M-parameter llama
-// (dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000) in F32, F16 and Q8_0.
+// scripts/llama-ref.mjs) on the same GGUF files: stories260K and the synthetic s110m llama (dim 768,
+// 12 layers, 12 heads, ffn 2048, vocab 32000: 134M parameters; bench/lib/synthetic-models.ts) in F32,
+// F16 and Q8_0.
 //
-//   node --import tsx bench/first-numbers.ts [--runs N] [--models stories260K,s110m-f32,...] [--threads N] [--decode N] [--prompt N]
+//   node --import tsx bench/first-numbers.ts [--runs N] [--models stories260K,s110m-F32,s110m-F16,s110m-Q8_0] [--threads N] [--decode N] [--prompt N]
 //
 // Each engine runs in its own process (UV_THREADPOOL_SIZE=1, 2 compute threads each, greedy, f16 KV
 // cache on both sides), loads the model once and warms up; then the runs alternate between the two
@@ -11,25 +12,31 @@
 // decode steps. kvserve is measured through the Engine; the bare native Model.step time of the same
 // work is shown too. Medians of the runs with min-max; JSON lands in bench/results/.
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { sharedModelsDir } from '../lib/config.js';
-import { writeSyntheticGguf } from '../lib/model/synthetic.js';
-import { DType } from '../lib/model/types.js';
 import { loadNativeAddon } from '../lib/native/load.js';
 import type { RunResult, WorkerArgs } from './first-numbers-worker.js';
+import { summarize, type Summary } from './lib/stats.js';
+import { BENCH_SHAPES, benchModel } from './lib/synthetic-models.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const THREADS = Number(flag('threads') ?? 2);
-const RUNS = Number(flag('runs') ?? 3);
-const NUM_DECODE = Number(flag('decode') ?? 128);
-const NUM_PROMPT = Number(flag('prompt') ?? 512);
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    models: { type: 'string' },
+    threads: { type: 'string', default: '2' },
+    decode: { type: 'string', default: '128' },
+    prompt: { type: 'string', default: '512' },
+  },
+});
+const THREADS = Number(values.threads);
+const RUNS = Number(values.runs);
+const NUM_DECODE = Number(values.decode);
+const NUM_PROMPT = Number(values.prompt);
 
 interface BenchModel {
   name: string;
@@ -39,28 +46,14 @@ interface BenchModel {
   maxContext: number;
 }
 
-const S110M = { architecture: 'llama', hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 2048, vocabSize: 32000, maxPositionEmbeddings: 2048, seed: 1 } as const;
-
-/** Writes the synthetic model once into .cache/bench-models (it takes a while) and reuses it. */
-async function syntheticPath(name: string, dtype: DType): Promise<string> {
-  const dir = join(root, '.cache', 'bench-models');
-  const path = join(dir, `${name}-v1.gguf`);
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    const started = Date.now();
-    process.stderr.write(`writing ${path} ...`);
-    await writeSyntheticGguf(`${path}.tmp`, { ...S110M, dtype, name });
-    renameSync(`${path}.tmp`, path);
-    process.stderr.write(` ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  }
-  return path;
-}
-
 const MODELS: BenchModel[] = [
   { name: 'stories260K', path: async () => join(sharedModelsDir(), 'stories260K', 'stories260K.gguf'), vocabSize: 512, maxContext: 512 },
-  { name: 's110m-f32', path: () => syntheticPath('s110m-f32', DType.F32), vocabSize: 32000, maxContext: 2048 },
-  { name: 's110m-f16', path: () => syntheticPath('s110m-f16', DType.F16), vocabSize: 32000, maxContext: 2048 },
-  { name: 's110m-q8_0', path: () => syntheticPath('s110m-q8_0', DType.Q8_0), vocabSize: 32000, maxContext: 2048 },
+  ...(['F32', 'F16', 'Q8_0'] as const).map((dtype) => ({
+    name: `s110m-${dtype}`,
+    path: () => benchModel('s110m', dtype),
+    vocabSize: BENCH_SHAPES.s110m.vocabSize,
+    maxContext: 4096,
+  })),
 ];
 
 /** Deterministic prompt of ordinary (non-special) token ids. */
@@ -115,29 +108,17 @@ class Worker {
   }
 }
 
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stat(values: number[]): Stat {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]! };
-}
-
 interface ModelResult {
   model: string;
   promptTokens: number;
   decodeTokens: number;
-  kvserve: { prefill: Stat; decode: Stat; nativePrefill: Stat; nativeDecode: Stat };
-  llamaCpp: { prefill: Stat; decode: Stat };
+  kvserve: { prefill: Summary; decode: Summary; nativePrefill: Summary; nativeDecode: Summary };
+  llamaCpp: { prefill: Summary; decode: Summary };
   /** Index of the first generated token where the two engines differ, or null when all agree. */
   firstTokenDifference: number | null;
 }
 
-async function benchModel(m: BenchModel): Promise<ModelResult> {
+async function measure(m: BenchModel): Promise<ModelResult> {
   const numPrompt = Math.min(NUM_PROMPT, m.maxContext - NUM_DECODE);
   const base = { modelPath: await m.path(), promptTokenIds: promptIds(numPrompt, m.vocabSize), numDecode: NUM_DECODE, threads: THREADS };
   const kv = new Worker({ ...base, engine: 'kvserve' });
@@ -151,7 +132,7 @@ async function benchModel(m: BenchModel): Promise<ModelResult> {
       for (const w of r % 2 === 0 ? [kv, lc] : [lc, kv]) (w === kv ? kvRuns : lcRuns).push(await w.run());
       process.stderr.write(`${m.name}: run ${r + 1}/${RUNS}\n`);
     }
-    const rate = (tokens: number, ms: (x: RunResult) => number) => (runs: RunResult[]) => stat(runs.map((x) => (tokens * 1000) / ms(x)));
+    const rate = (tokens: number, ms: (x: RunResult) => number) => (runs: RunResult[]) => summarize(runs.map((x) => (tokens * 1000) / ms(x)));
     const prefill = rate(numPrompt, (x) => x.prefillMs);
     const decode = rate(NUM_DECODE, (x) => x.decodeMs);
     const a = kvRuns[0]!.tokenIds;
@@ -175,7 +156,7 @@ async function benchModel(m: BenchModel): Promise<ModelResult> {
   }
 }
 
-function fmt(s: Stat): string {
+function fmt(s: Summary): string {
   const n = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
   return `${n(s.median)} (${n(s.min)}–${n(s.max)})`;
 }
@@ -196,12 +177,12 @@ function table(results: ModelResult[]): string {
   return lines.join('\n');
 }
 
-const only = flag('models')?.split(',');
+const only = values.models?.split(',');
 const selected = only ? MODELS.filter((m) => only.includes(m.name)) : MODELS;
 const started = new Date();
 const load = loadavg();
 const results: ModelResult[] = [];
-for (const m of selected) results.push(await benchModel(m));
+for (const m of selected) results.push(await measure(m));
 const header =
   `kvserve vs llama.cpp (node-llama-cpp), ${THREADS} threads each, greedy, f16 KV cache, median (min–max) of ${RUNS} runs; ` +
   `CPU: ${cpus()[0]?.model ?? '?'} x${cpus().length}, kvserve ISA ${loadNativeAddon().cpuInfo.bestIsa}; ` +

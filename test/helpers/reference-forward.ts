@@ -111,7 +111,7 @@ export class ReferenceModel {
     const groupSize = c.numHeads / c.numKvHeads;
     const scale = 1 / Math.sqrt(c.headDim);
 
-    let x = tokenIds.map((id) => {
+    let x: Float64Array[] = tokenIds.map((id) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`token id ${id} outside [0, ${c.vocabSize})`);
       return Float64Array.from(this.embedding.values.subarray(id * c.hiddenSize, (id + 1) * c.hiddenSize));
     });
