@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   generate: () => import('./generate.js'),
   tokenize: () => import('./tokenize.js'),
   doctor: () => import('./doctor.js'),
+  bench: () => import('./bench.js'),
 };
 
 const USAGE = `usage: kvserve <command> [options]
@@ -15,6 +16,7 @@ commands:
   generate <model> --prompt <text>   generate text (greedy unless --temperature > 0)
   tokenize <model> --text <text>     print token ids as JSON
   doctor                             platform, CPU features and the native binary in use
+  bench serve --base-url <url>       load-test an OpenAI-compatible server (vLLM bench serve metrics)
 
 <model> is a GGUF file or a Hugging Face model directory. Run 'kvserve <command> --help' for options.`;
 
