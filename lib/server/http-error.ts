@@ -61,10 +61,8 @@ export function fromEngineError(err: KvserveError, paramNames: Record<string, st
   let param: string | null = null;
   if (err.code === 'ERR_INVALID_ARGUMENT') {
     // Engine messages start with the engine's (camelCase) field name: show the protocol's name.
-    const m = /^([A-Za-z_][\w.[\]]*):/.exec(message);
-    const field = m?.[1];
-    if (field !== undefined) {
-      const head = field.split(/[.[]/)[0] ?? field;
+    const head = /^([A-Za-z_]\w*)(?=[:[. ])/.exec(message)?.[1];
+    if (head !== undefined) {
       const mapped = paramNames[head];
       param = mapped ?? head;
       if (mapped !== undefined) message = mapped + message.slice(head.length);
