@@ -38,8 +38,8 @@ export interface ServerOptions {
   logger?: Logger | false;
   /** Node process metrics on /metrics (default true). */
   processMetrics?: boolean;
-  /** Engine limits reported by /info. */
-  limits?: { maxNumSeqs?: number | null; maxNumQueuedRequests?: number | null };
+  /** The chat template the engine was given (chat routes and /tokenize render with it). */
+  chatTemplate?: string;
 }
 
 /** What the CLI needs beyond the fastify instance: drain before close. */
@@ -84,10 +84,7 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
     modelName: servedModelNames[0] ?? engine.modelName,
     modelSource: options.modelSource ?? engine.modelName,
     version: packageVersion(),
-    limits: {
-      maxNumSeqs: options.limits?.maxNumSeqs ?? null,
-      maxNumQueuedRequests: options.limits?.maxNumQueuedRequests ?? null,
-    },
+    ...(options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {}),
   };
   app.decorate('kvserve', {
     lifecycle,

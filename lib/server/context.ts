@@ -9,13 +9,10 @@ export interface ServerContext extends GenerationDeps {
   modelName: string;
   /** Where the weights came from (shown by /v1/models, /info). */
   modelSource: string;
+  /** The chat template that replaces the model's own (the engine's --chat-template). */
+  chatTemplate?: string;
   /** kvserve's version. */
   version: string;
-  /** Engine limits, for /info and the model metadata routes. */
-  limits: {
-    maxNumSeqs: number | null;
-    maxNumQueuedRequests: number | null;
-  };
 }
 
 export function nowSeconds(): number {

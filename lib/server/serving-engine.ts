@@ -10,14 +10,16 @@ import type {
 } from '../engine/types.js';
 
 export interface ServingTokenizer {
-  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
-  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
-  applyChatTemplate(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
-  isSpecial(id: number): boolean;
-  /** The text one token contributes (as decoded on its own). */
-  tokenText(id: number): string;
-  readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
+  readonly eosTokenIds: readonly number[];
+  encode(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** One token's text in isolation (what logprobs and TGI token events show). */
+  decodeToken(id: number): string;
+  /** The vocabulary entry as stored, e.g. "▁Hello" (vLLM's token_strs). */
+  tokenText(id: number): string;
+  isSpecial(id: number): boolean;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean; template?: string }): string;
 }
 
 export interface ServingEngine {
@@ -27,4 +29,6 @@ export interface ServingEngine {
   readonly modelName: string;
   readonly maxModelLen: number;
   readonly kvCapacity: { numBlocks: number; blockSize: number; numTokens: number };
+  /** Scheduler limits, when the engine exposes them (reported by TGI's /info). */
+  readonly config?: { readonly maxNumSeqs: number; readonly maxNumQueuedRequests?: number | undefined };
 }

@@ -84,7 +84,7 @@ async function infer(ctx: ServerContext, request: FastifyRequest<{ Body: InferBo
   if (p.flags.stream) throw badRequest('stream: /infer answers once; use /generate_stream to stream', 'stream');
   const prepend = !(p.flags.excludeInputInOutput ?? false);
   const tokenizer = ctx.engine.tokenizer;
-  const prompts = texts.map((text) => ({ text, ids: tokenizer.encode(text, { addSpecialTokens: true }) }));
+  const prompts = await Promise.all(texts.map(async (text) => ({ text, ids: await tokenizer.encode(text, { addSpecialTokens: true }) })));
   const gens = await startGenerations(ctx, reply, buildSpecs(ctx, prompts, p, `infer-${request.id}`), VLLM_PARAM_NAMES);
   let results;
   try {
@@ -92,7 +92,7 @@ async function infer(ctx: ServerContext, request: FastifyRequest<{ Body: InferBo
   } finally {
     gens.close();
   }
-  const tokenText = (id: number): string => tokenizer.tokenText(id);
+  const tokenText = (id: number): string => tokenizer.decodeToken(id);
   const rows = results.flatMap((samples, i) => samples.map((s) => ({
     text_output: (prepend ? (prompts[i]?.text ?? '') : '') + s.text,
     ...extraOutputs(p.flags, { ...s, finished: true }, prompts[i]?.ids.length ?? 0, tokenText),
@@ -114,7 +114,7 @@ interface GeneratePlan {
   params: TritonParams;
 }
 
-function planGenerate(ctx: ServerContext, body: GenerateBody): GeneratePlan {
+async function planGenerate(ctx: ServerContext, body: GenerateBody): Promise<GeneratePlan> {
   let text: string;
   let legacyKey: GeneratePlan['legacyKey'] = null;
   if (typeof body.text_input === 'string') text = body.text_input;
@@ -132,7 +132,7 @@ function planGenerate(ctx: ServerContext, body: GenerateBody): GeneratePlan {
   readParams(p, rest, '');
   const sp = body.sampling_parameters ?? body.SAMPLING_PARAMETERS;
   if (sp !== undefined && sp !== null) readParams(p, parseSamplingParameters(sp, 'sampling_parameters'), 'sampling_parameters');
-  const ids = ctx.engine.tokenizer.encode(text, { addSpecialTokens: true });
+  const ids = await ctx.engine.tokenizer.encode(text, { addSpecialTokens: true });
   return { legacyKey, prompt: { text, ids }, params: p };
 }
 
@@ -163,7 +163,7 @@ async function generateOnce(ctx: ServerContext, request: FastifyRequest<{ Body: 
     return { ...head, [plan.legacyKey]: scalarOrList(samples.map((s) => plan.prompt.text + s.text)) };
   }
   const prepend = !(flags.excludeInputInOutput ?? false);
-  const tokenText = (id: number): string => tokenizer.tokenText(id);
+  const tokenText = (id: number): string => tokenizer.decodeToken(id);
   const extras = samples.map((s) => extraOutputs(flags, { ...s, finished: true }, plan.prompt.ids.length, tokenText));
   const out: Record<string, unknown> = { ...head, text_output: scalarOrList(samples.map((s) => (prepend ? plan.prompt.text : '') + s.text)) };
   for (const key of Object.keys(extras[0] ?? {})) out[key] = scalarOrList(extras.map((e) => e[key] ?? null));
@@ -172,7 +172,7 @@ async function generateOnce(ctx: ServerContext, request: FastifyRequest<{ Body: 
     out.details = {
       finish_reason: first.finishReason,
       logprobs: (first.logprobs ?? []).map((lp) => ({
-        id: lp.tokenId, text: tokenText(lp.tokenId), logprob: Number.isFinite(lp.logprob) ? lp.logprob : -9999, special: tokenizer.isSpecial(lp.tokenId),
+        id: lp.tokenId, text: tokenizer.decodeToken(lp.tokenId), logprob: Number.isFinite(lp.logprob) ? lp.logprob : -9999, special: tokenizer.isSpecial(lp.tokenId),
       })),
     };
   }
@@ -181,14 +181,14 @@ async function generateOnce(ctx: ServerContext, request: FastifyRequest<{ Body: 
 
 async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: GenerateBody; Params: ModelParams }>, reply: FastifyReply) {
   checkModel(ctx, request.params);
-  const plan = planGenerate(ctx, request.body);
+  const plan = await planGenerate(ctx, request.body);
   if (plan.params.flags.stream) throw badRequest('stream: /generate answers once; use /generate_stream to stream', 'stream');
   return generateOnce(ctx, request, reply, plan);
 }
 
 async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body: GenerateBody; Params: ModelParams }>, reply: FastifyReply) {
   checkModel(ctx, request.params);
-  const plan = planGenerate(ctx, request.body);
+  const plan = await planGenerate(ctx, request.body);
   const { flags } = plan.params;
   if ((plan.params.sampling.n ?? 1) > 1) throw badRequest('n: streaming returns one sequence; n > 1 needs /generate', 'n');
   const legacy = plan.legacyKey !== null;
@@ -204,7 +204,7 @@ async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body
     throw badRequest('exclude_input_in_output: when streaming, `exclude_input_in_output` = False is not allowed', 'exclude_input_in_output');
   }
   const tokenizer = ctx.engine.tokenizer;
-  const tokenText = (id: number): string => tokenizer.tokenText(id);
+  const tokenText = (id: number): string => tokenizer.decodeToken(id);
   const gens = await startGenerations(ctx, reply, buildSpecs(ctx, [plan.prompt], plan.params, `gen-${request.id}`), VLLM_PARAM_NAMES);
   const head = {
     model_name: request.params.model,

@@ -38,14 +38,17 @@ export interface ChatPromptOptions {
 }
 
 /** Renders the chat template and tokenizes it, as vLLM does (special tokens come from the template). */
-export function chatPromptIds(ctx: ServerContext, messages: ChatMessage[], options: ChatPromptOptions): number[] {
+export async function chatPromptIds(ctx: ServerContext, messages: ChatMessage[], options: ChatPromptOptions): Promise<number[]> {
   const tokenizer = ctx.engine.tokenizer;
   const continueFinal = options.continueFinalMessage ?? false;
   const addGenerationPrompt = options.addGenerationPrompt ?? !continueFinal;
   if (continueFinal && addGenerationPrompt) {
     throw badRequest('continue_final_message: cannot be used together with add_generation_prompt', 'continue_final_message');
   }
-  let text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt });
+  let text = tokenizer.applyChatTemplate(messages, {
+    addGenerationPrompt,
+    ...(ctx.chatTemplate !== undefined ? { template: ctx.chatTemplate } : {}),
+  });
   if (continueFinal) {
     // Cut the rendered conversation right after the final message's text, dropping its end-of-turn.
     const last = messages[messages.length - 1]?.content ?? '';
@@ -68,7 +71,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       throw badRequest('top_logprobs: requires logprobs to be true', 'top_logprobs');
     }
     const tokenizer = ctx.engine.tokenizer;
-    const promptIds = chatPromptIds(ctx, toChatMessages(body.messages), {
+    const promptIds = await chatPromptIds(ctx, toChatMessages(body.messages), {
       addGenerationPrompt: body.add_generation_prompt,
       continueFinalMessage: body.continue_final_message,
       addSpecialTokens: body.add_special_tokens,
@@ -81,7 +84,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     const created = nowSeconds();
     const model = ctx.modelName;
     const n = body.n ?? 1;
-    const tokenText = (tokenId: number): string => tokenizer.tokenText(tokenId);
+    const tokenText = (tokenId: number): string => tokenizer.decodeToken(tokenId);
     const gens = await startGenerations(ctx, reply, [{
       prompt: { promptTokenIds: promptIds },
       params,

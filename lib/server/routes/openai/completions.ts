@@ -26,7 +26,7 @@ interface TokenizedPrompt {
   text: string;
 }
 
-function tokenizePrompts(ctx: ServerContext, body: CompletionBody): TokenizedPrompt[] {
+async function tokenizePrompts(ctx: ServerContext, body: CompletionBody): Promise<TokenizedPrompt[]> {
   const tokenizer = ctx.engine.tokenizer;
   const addSpecialTokens = body.add_special_tokens ?? true;
   const checkIds = (ids: number[], field: string): number[] => {
@@ -36,9 +36,9 @@ function tokenizePrompts(ctx: ServerContext, body: CompletionBody): TokenizedPro
     return ids;
   };
   const prompt = body.prompt;
-  if (typeof prompt === 'string') return [{ ids: tokenizer.encode(prompt, { addSpecialTokens }), text: prompt }];
+  if (typeof prompt === 'string') return [{ ids: await tokenizer.encode(prompt, { addSpecialTokens }), text: prompt }];
   if (prompt.every((p): p is string => typeof p === 'string')) {
-    return prompt.map((text) => ({ ids: tokenizer.encode(text, { addSpecialTokens }), text }));
+    return Promise.all(prompt.map(async (text) => ({ ids: await tokenizer.encode(text, { addSpecialTokens }), text })));
   }
   if (prompt.every((p): p is number => typeof p === 'number')) {
     const ids = checkIds(prompt, 'prompt');
@@ -60,7 +60,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       throw badRequest('echo: echo together with logprobs needs prompt logprobs, which are not supported', 'echo');
     }
     const tokenizer = ctx.engine.tokenizer;
-    const prompts = tokenizePrompts(ctx, body);
+    const prompts = await tokenizePrompts(ctx, body);
     const n = body.n ?? 1;
     const base: SamplingParamsInput = samplingFromVllmFields(body, tokenizer.vocabSize);
     const numLogprobs = body.logprobs ?? null;
@@ -76,7 +76,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     const created = nowSeconds();
     const model = ctx.modelName;
     const numPromptTokens = prompts.reduce((s, p) => s + p.ids.length, 0);
-    const tokenText = (tokenId: number): string => tokenizer.tokenText(tokenId);
+    const tokenText = (tokenId: number): string => tokenizer.decodeToken(tokenId);
     const gens = await startGenerations(ctx, reply, specs, VLLM_PARAM_NAMES);
     try {
       if (!body.stream) {

@@ -28,13 +28,13 @@ export function registerModels(app: FastifyInstance, ctx: ServerContext): void {
     let tokens: number[];
     if (body.messages !== undefined) {
       if (body.prompt !== undefined) throw badRequest('prompt: give either prompt or messages, not both', 'prompt');
-      tokens = chatPromptIds(ctx, toChatMessages(body.messages), {
+      tokens = await chatPromptIds(ctx, toChatMessages(body.messages), {
         addGenerationPrompt: body.add_generation_prompt,
         continueFinalMessage: body.continue_final_message,
         addSpecialTokens: body.add_special_tokens,
       });
     } else if (body.prompt !== undefined) {
-      tokens = tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true });
+      tokens = await tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true });
     } else {
       throw badRequest('prompt: required field is missing (or give messages)', 'prompt');
     }

@@ -41,12 +41,12 @@ export interface TgiRequestPlan {
 const invalid = (message: string, param: string) => badRequest(message, param);
 
 /** Validates a TGI request and resolves everything the engine needs. Throws HttpError (rendered as 422). */
-export function planTgiRequest(
+export async function planTgiRequest(
   body: GenerateBody,
-  tokenizer: { encode(text: string, options?: { addSpecialTokens?: boolean }): number[] },
+  tokenizer: { encode(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]> },
   maxModelLen: number,
   stream: boolean,
-): TgiRequestPlan {
+): Promise<TgiRequestPlan> {
   const p: TgiParameters = body.parameters ?? {};
   const bestOf = p.best_of ?? 1;
   const sampling = (p.do_sample ?? false) || p.temperature != null || p.top_k != null || p.top_p != null || p.typical_p != null;
@@ -88,7 +88,7 @@ export function planTgiRequest(
     throw invalid(`\`truncate\` must be strictly positive and less than ${maxInputTokens}. Given: ${p.truncate}`, 'truncate');
   }
 
-  let promptIds = tokenizer.encode(body.inputs, { addSpecialTokens: body.add_special_tokens ?? true });
+  let promptIds = await tokenizer.encode(body.inputs, { addSpecialTokens: body.add_special_tokens ?? true });
   if (p.truncate != null && promptIds.length > p.truncate) promptIds = promptIds.slice(promptIds.length - p.truncate);
   const inputLength = promptIds.length;
   const maxNewTokens = p.max_new_tokens ?? Math.min(Math.max(0, maxModelLen - inputLength), TGI_LIMITS.defaultGenerationLength);

@@ -22,13 +22,13 @@ const COMPUTE_TYPE = 'cpu';
 
 function tokenInfo(ctx: ServerContext): TokenInfo {
   const t = ctx.engine.tokenizer;
-  return { tokenText: (id) => t.tokenText(id), isSpecial: (id) => t.isSpecial(id) };
+  return { tokenText: (id) => t.decodeToken(id), isSpecial: (id) => t.isSpecial(id) };
 }
 
 async function generate(ctx: ServerContext, request: FastifyRequest<{ Body: GenerateBody }>, reply: FastifyReply) {
   const start = performance.now();
   const body = request.body;
-  const plan = planTgiRequest(body, ctx.engine.tokenizer, ctx.engine.maxModelLen, false);
+  const plan = await planTgiRequest(body, ctx.engine.tokenizer, ctx.engine.maxModelLen, false);
   const validated = performance.now();
   const gens = await startGenerations(ctx, reply, [{ prompt: { promptTokenIds: plan.promptIds }, params: plan.params, requestId: `tgi-${request.id}` }], TGI_PARAM_NAMES);
   let samples: SampleResult[];
@@ -83,7 +83,7 @@ function nextIfReady<T>(pending: Promise<IteratorResult<T>>): Promise<IteratorRe
 
 async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body: GenerateBody }>, reply: FastifyReply) {
   const body = request.body;
-  const plan = planTgiRequest(body, ctx.engine.tokenizer, ctx.engine.maxModelLen, true);
+  const plan = await planTgiRequest(body, ctx.engine.tokenizer, ctx.engine.maxModelLen, true);
   const gens = await startGenerations(ctx, reply, [{ prompt: { promptTokenIds: plan.promptIds }, params: plan.params, requestId: `tgi-${request.id}` }], TGI_PARAM_NAMES);
   const info = tokenInfo(ctx);
   const sse = new SseWriter(reply);
@@ -94,10 +94,12 @@ async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body
     if (!stream) throw new Error('no generation stream');
     const it = stream[Symbol.asyncIterator]();
     let numTokens = 0;
-    // TGI puts generated_text and details on the event of the last token, so the last token event of a
-    // delta is held while the engine's next event is already queued (the final event comes in the same
-    // step as the last token); otherwise it goes out at once.
+    // TGI puts generated_text and details on the event of the last token. The engine queues a
+    // sample's last token, any held-back text and its final event in the same step, so the newest
+    // token event is held while the next event is already waiting (text-only deltas join it, the
+    // final event closes on it); when nothing is waiting it goes out at once.
     let held: TgiStreamEvent | null = null;
+    let orphanText = '';
     let result = await it.next();
     while (!result.done) {
       const event: GenerateEvent = result.value;
@@ -106,23 +108,31 @@ async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body
       if (event.type === 'delta') {
         const events = deltaEvents(event, numTokens + 1, plan.topNTokens, info);
         numTokens += events.length;
-        const last = events.pop();
-        for (const e of events) if (!(await send(e))) return reply;
+        if (events.length === 0) {
+          if (held) held.token.text += event.text;
+          else orphanText += event.text;
+        } else {
+          if (held && !(await send(held))) return reply;
+          held = events.pop() ?? null;
+          for (const e of events) if (!(await send(e))) return reply;
+        }
         const ready = await nextIfReady(pending);
-        if (last) {
-          if (ready && !ready.done && ready.value.type === 'final') held = last;
-          else if (!(await send(last))) return reply;
+        const closesSoon = ready !== null && !ready.done && (ready.value.type === 'final' || ready.value.tokenIds.length === 0);
+        if (held && !closesSoon) {
+          if (!(await send(held))) return reply;
+          held = null;
         }
       } else {
         const closing: TgiStreamEvent = held ?? {
-          // The final event came on its own: close with an empty special token, TGI's shape for an end.
+          // Nothing left to close on (no token in this step): an empty special token ends the stream.
           index: numTokens + 1,
-          token: { id: ctx.engine.tokenizer.eosTokenIds[0] ?? 0, text: '', logprob: 0, special: true },
+          token: { id: ctx.engine.tokenizer.eosTokenIds[0] ?? 0, text: orphanText, logprob: 0, special: orphanText === '' },
           top_tokens: null,
           generated_text: null,
           details: null,
         };
         held = null;
+        orphanText = '';
         closing.generated_text = (plan.returnFullText ? body.inputs : '') + event.text;
         closing.details = {
           finish_reason: tgiFinishReason(event.finishReason, event.stopReason),
@@ -159,7 +169,7 @@ export function registerTgi(app: FastifyInstance, ctx: ServerContext): void {
     model_dtype: null,
     model_device_type: COMPUTE_TYPE,
     model_pipeline_tag: 'text-generation',
-    max_concurrent_requests: ctx.limits.maxNumQueuedRequests ?? ctx.limits.maxNumSeqs ?? 0,
+    max_concurrent_requests: ctx.engine.config?.maxNumQueuedRequests ?? ctx.engine.config?.maxNumSeqs ?? null,
     max_best_of: TGI_LIMITS.maxBestOf,
     max_stop_sequences: TGI_LIMITS.maxStopSequences,
     max_input_tokens: ctx.engine.maxModelLen - 1,
