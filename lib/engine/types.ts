@@ -1,29 +1,6 @@
 // Public types of the Engine API. Engine outputs are protocol-agnostic; lib/server renders them.
 
-/** Sampling parameters as callers give them (validated into SamplingParams by lib/sampling). */
-export interface SamplingParamsInput {
-  /** Number of parallel samples for this prompt (they share the prompt's KV blocks). */
-  n?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  /** token id -> additive bias */
-  logitBias?: Record<number, number>;
-  seed?: number;
-  maxTokens?: number;
-  minTokens?: number;
-  stop?: string[];
-  stopTokenIds?: number[];
-  ignoreEos?: boolean;
-  /** Number of top alternatives to return with each token's logprob (0 = the chosen token only). */
-  logprobs?: number;
-  includeStopStrInOutput?: boolean;
-  skipSpecialTokens?: boolean;
-}
+export type { SamplingParamsInput } from '../sampling/sampling-params.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 

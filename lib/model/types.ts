@@ -50,8 +50,19 @@ export interface ModelConfig {
   /** Number of leading dims of each head that are rotated (== headDim for all supported models). */
   ropeDim: number;
   ropeScaling: RopeScaling | null;
-  /** Q/K/V projections carry a bias (Qwen2). */
+  /**
+   * The model has a `rope_freqs.weight` tensor ([ropeDim / 2], F32/F16/BF16): rotary frequency i
+   * is divided by factor i. This is how GGUF stores llama3 RoPE scaling (ropeScaling is then
+   * null); llama3RopeFreqFactors() computes the same factors from an HF rope_scaling config.
+   */
+  ropeFreqFactors: boolean;
+  /** Q/K/V projections carry a bias (Qwen2; HF llama/qwen3 with attention_bias). */
   qkvBias: boolean;
+  /**
+   * The attention output projection carries a bias `blk.{i}.attn_output.bias` [hiddenSize]
+   * (HF llama/qwen3 with attention_bias = true; never Qwen2).
+   */
+  attnOutputBias: boolean;
   /** Per-head RMSNorm on q and k before RoPE (Qwen3). */
   qkNorm: boolean;
   /** The output projection reuses the token embedding matrix. */

@@ -54,6 +54,7 @@ export function nativeModelDescription(
             }
           : null,
       qkvBias: c.qkvBias,
+      attnOutputBias: c.attnOutputBias,
       qkNorm: c.qkNorm,
       tiedEmbeddings: c.tiedEmbeddings,
     },

@@ -15,6 +15,14 @@ export interface CpuInfo {
 /** Single-op entry points for op tests and benches. Shapes are documented in native/ops/<op>/<op>.h. */
 export interface NativeOps {
   rmsNorm(isa: IsaName, out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  dequantizeRow(isa: IsaName, out: Float32Array, row: Uint8Array, dtype: number, n: number): void;
+  embedding(isa: IsaName, out: Float32Array, table: Uint8Array, dtype: number, vocab: number, dim: number, ids: Int32Array): void;
+  rope(isa: IsaName, x: Float32Array, nTokens: number, nHeads: number, headDim: number, ropeDim: number, positions: Int32Array, invFreq: Float32Array, positionScale: number, layout: 0 | 1): void;
+  ropeInvFreq(ropeDim: number, theta: number, freqFactors: Float32Array | null, llama3: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number } | null): Float32Array;
+  siluMul(isa: IsaName, out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  add(isa: IsaName, out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  addBias(isa: IsaName, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  argmaxRows(isa: IsaName, out: Int32Array, x: Float32Array, rows: number, cols: number): void;
 }
 
 export interface NativeAddon {
@@ -45,6 +53,7 @@ export interface NativeModelDescription {
     ropePositionScale: number;
     llama3: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number } | null;
     qkvBias: boolean;
+    attnOutputBias: boolean;
     qkNorm: boolean;
     tiedEmbeddings: boolean;
   };
@@ -66,11 +75,27 @@ export interface NativeStepInput {
   copySrc?: Int32Array;
   copyDst?: Int32Array;
   returnLogits?: boolean;
+  /** Per logits row sampling; absent = greedy (argmax) for every row. */
+  sampling?: NativeSamplingInput;
+}
+
+/** Sampling arrays of one step (native/ops/sample/sample.h; packing in lib/runner/sample-params-packing.ts). */
+export interface NativeSamplingInput {
+  params: Float64Array;
+  history: Int32Array;
+  biasTokenIds: Int32Array;
+  biasValues: Float32Array;
+  maxLogprobs: number;
 }
 
 export interface NativeStepResult {
   /** One sampled token per logits row. */
   tokenIds: Int32Array;
+  /** Raw logprob of each sampled token (when sampling was given). */
+  logprobs?: Float32Array;
+  /** [numLogits, maxLogprobs] top alternatives (when maxLogprobs > 0). */
+  topIds?: Int32Array;
+  topLogprobs?: Float32Array;
   /** [numLogits, vocab] raw logits, when returnLogits was set. */
   logits?: Float32Array;
 }

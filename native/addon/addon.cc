@@ -36,6 +36,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ModelWrap::Define(env));  // new Model(description): weights + KV cache; step(input) -> Promise<StepResult>
   Napi::Object ops = Napi::Object::New(env);     // single-op entry points for op tests and benches:
   register_rms_norm_binding(env, ops);           //   ops.rmsNorm(isa, out, x, weight, rows, dim, eps)
+  register_dequantize_binding(env, ops);         //   ops.dequantizeRow(isa, out, row, dtype, n)
+  register_embedding_binding(env, ops);          //   ops.embedding(isa, out, table, dtype, vocab, dim, ids)
+  register_rope_binding(env, ops);               //   ops.rope(isa, x, nTokens, nHeads, headDim, ropeDim, positions, invFreq, positionScale, layout)
+  register_rope_inv_freq_binding(env, ops);      //   ops.ropeInvFreq(ropeDim, theta, freqFactors | null, llama3 | null) -> Float32Array
+  register_silu_mul_binding(env, ops);           //   ops.siluMul(isa, out, gate, up, n)
+  register_add_binding(env, ops);                //   ops.add(isa, out, a, b, n)
+  register_add_bias_binding(env, ops);           //   ops.addBias(isa, x, bias, rows, cols)
+  register_argmax_binding(env, ops);             //   ops.argmaxRows(isa, out, x, rows, cols)
   exports.Set("ops", ops);
   return exports;
 }

@@ -105,6 +105,7 @@ ModelDescription parse_model_description(const Napi::Object& desc) {
   cfg.rope_layout = static_cast<int32_t>(get_int(c, "config", "ropeLayout", 0, 1));
   cfg.rope_position_scale = static_cast<float>(get_number(c, "config", "ropePositionScale"));
   cfg.qkv_bias = get_bool(c, "qkvBias");
+  cfg.attn_output_bias = get_bool(c, "attnOutputBias");
   cfg.qk_norm = get_bool(c, "qkNorm");
   cfg.tied_embeddings = get_bool(c, "tiedEmbeddings");
   Napi::Value l3 = c.Get("llama3");

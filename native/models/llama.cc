@@ -62,6 +62,7 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
       l.bk = w.vector_f32(blk(i, "attn_k.bias"), kvd);
       l.bv = w.vector_f32(blk(i, "attn_v.bias"), kvd);
     }
+    if (c.attn_output_bias) l.bo = w.vector_f32(blk(i, "attn_output.bias"), d);
     if (c.qk_norm) {
       l.q_norm = w.vector_f32(blk(i, "attn_q_norm.weight"), c.head_dim);
       l.k_norm = w.vector_f32(blk(i, "attn_k_norm.weight"), c.head_dim);
@@ -134,7 +135,7 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
     KV_CPU_DISPATCH(isa, paged_attention_cpu, attn, q, cache.k(li), cache.v(li), cache.dtype(), in.query_start_loc.data(),
                     in.seq_lens.data(), in.block_tables.data(), in.max_blocks_per_seq, in.num_seqs(), c.num_heads,
                     c.num_kv_heads, c.head_dim, cache.block_size(), scale, pool, scratch_);
-    KV_CPU_DISPATCH(isa, matmul_cpu, h, attn, l.wo, nullptr, t, pool, scratch_);
+    KV_CPU_DISPATCH(isa, matmul_cpu, h, attn, l.wo, l.bo, t, pool, scratch_);
     for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, add_cpu, x + b * d, x + b * d, h + b * d, (e - b) * d);
       KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.ffn_norm, e - b, d, c.rms_norm_eps);

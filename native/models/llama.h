@@ -33,6 +33,7 @@ struct LlamaConfig {
   bool llama3_scaling = false;
   double llama3_factor = 1, llama3_low_freq_factor = 1, llama3_high_freq_factor = 4, llama3_original_max_position = 8192;
   bool qkv_bias = false;
+  bool attn_output_bias = false;  // HF attention_bias=true on llama/qwen3 also biases o_proj
   bool qk_norm = false;
   bool tied_embeddings = false;
 };
@@ -55,7 +56,7 @@ class LlamaModel {
   struct Layer {
     const float* attn_norm;
     WeightView wq, wk, wv, wo;
-    const float *bq = nullptr, *bk = nullptr, *bv = nullptr;
+    const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
     const float *q_norm = nullptr, *k_norm = nullptr;
     const float* ffn_norm;
     WeightView w_gate, w_up, w_down;

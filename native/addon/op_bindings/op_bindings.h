@@ -11,5 +11,13 @@ namespace kv::napi {
 ThreadPool& op_thread_pool();
 
 void register_rms_norm_binding(Napi::Env env, Napi::Object ops);
+void register_dequantize_binding(Napi::Env env, Napi::Object ops);
+void register_embedding_binding(Napi::Env env, Napi::Object ops);
+void register_rope_binding(Napi::Env env, Napi::Object ops);
+void register_rope_inv_freq_binding(Napi::Env env, Napi::Object ops);
+void register_silu_mul_binding(Napi::Env env, Napi::Object ops);
+void register_add_binding(Napi::Env env, Napi::Object ops);
+void register_add_bias_binding(Napi::Env env, Napi::Object ops);
+void register_argmax_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi

@@ -1,0 +1,115 @@
+// Engine options: what callers may set, their defaults, and their validation.
+import { availableParallelism } from 'node:os';
+import { invalidArgument, KvserveError } from '../errors.js';
+import { parseByteSize } from '../cli/parse-size.js';
+import { DType, type ModelSpec } from '../model/types.js';
+import { kvBytesPerToken, type KvCacheDtype } from '../native/model-description.js';
+import type { IsaName } from '../native/types.js';
+import type { SchedulingPolicy } from '../scheduler/request-queue.js';
+
+export interface EngineOptions {
+  /** A GGUF file, a Hugging Face model directory, or a hub id (org/name, org/name:file.gguf, org/name:Q4_K_M). */
+  model: string;
+  /** Hub revision (branch, tag or commit) for hub ids. Default 'main'. */
+  revision?: string;
+  /** Longest prompt + output, in tokens. Default: the model's context length, capped by the KV cache. */
+  maxModelLen?: number;
+  /** Most sequences in one step. Default 64. */
+  maxNumSeqs?: number;
+  /** Token budget of one step (chunked prefill splits longer prompts). Default 1024. */
+  maxNumBatchedTokens?: number;
+  /** KV cache size in bytes, or a size string such as "2GiB". Default: enough for maxNumSeqs sequences of maxModelLen, at most 2 GiB. */
+  kvCacheMemory?: number | string;
+  /** 'auto' = f32 for F32 models, f16 otherwise. */
+  kvCacheDtype?: KvCacheDtype | 'auto';
+  /** Tokens per KV block. Default 16. */
+  blockSize?: number;
+  /** Default true. */
+  enablePrefixCaching?: boolean;
+  /** Compute threads. Default: the number of CPUs available. */
+  threads?: number;
+  /** Waiting-queue bound; a full queue refuses new requests (ERR_ENGINE_QUEUE_FULL). Default unbounded. */
+  maxNumQueuedRequests?: number;
+  schedulingPolicy?: SchedulingPolicy;
+  /** A Jinja chat template that replaces the model's own. */
+  chatTemplate?: string;
+  /** Force a CPU kernel variant (default: the best this CPU runs). */
+  isa?: IsaName;
+  /** Load progress (0..1 per phase). */
+  onProgress?: (progress: { phase: string; fraction: number; detail?: string }) => void;
+}
+
+export interface ResolvedEngineConfig {
+  maxModelLen: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  blockSize: number;
+  numBlocks: number;
+  kvCacheDtype: KvCacheDtype;
+  kvCacheBytes: number;
+  enablePrefixCaching: boolean;
+  threads: number;
+  maxNumQueuedRequests: number | undefined;
+  schedulingPolicy: SchedulingPolicy;
+}
+
+const MAX_DEFAULT_KV_BYTES = 2 * 2 ** 30;
+
+function positiveInt(field: string, value: unknown, max = 2 ** 31 - 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalidArgument(field, `an integer in [1, ${max}]`, value);
+  }
+  return value;
+}
+
+export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): ResolvedEngineConfig {
+  const modelLen = spec.config.maxPositionEmbeddings;
+  const blockSize = options.blockSize === undefined ? 16 : positiveInt('blockSize', options.blockSize, 1024);
+  const maxNumSeqs = options.maxNumSeqs === undefined ? 64 : positiveInt('maxNumSeqs', options.maxNumSeqs, 65536);
+  const maxNumBatchedTokens =
+    options.maxNumBatchedTokens === undefined ? 1024 : positiveInt('maxNumBatchedTokens', options.maxNumBatchedTokens);
+  const requestedLen = options.maxModelLen === undefined ? undefined : positiveInt('maxModelLen', options.maxModelLen);
+  if (requestedLen !== undefined && requestedLen > modelLen) {
+    throw invalidArgument('maxModelLen', `at most the model's context length ${modelLen}`, requestedLen);
+  }
+  const weightsAreF32 = spec.tensors.filter((t) => t.shape.length === 2).every((t) => t.dtype === DType.F32);
+  const dtypeOpt = options.kvCacheDtype ?? 'auto';
+  if (!['auto', 'f32', 'f16', 'bf16'].includes(dtypeOpt)) {
+    throw invalidArgument('kvCacheDtype', "'auto', 'f32', 'f16' or 'bf16'", dtypeOpt);
+  }
+  const kvCacheDtype: KvCacheDtype = dtypeOpt === 'auto' ? (weightsAreF32 ? 'f32' : 'f16') : dtypeOpt;
+  const perToken = kvBytesPerToken(spec, kvCacheDtype);
+  const wantedLen = requestedLen ?? modelLen;
+  const kvCacheBytes =
+    options.kvCacheMemory === undefined
+      ? Math.max(perToken * blockSize * 2, Math.min(MAX_DEFAULT_KV_BYTES, perToken * wantedLen * maxNumSeqs))
+      : parseByteSize('kvCacheMemory', options.kvCacheMemory);
+  const numBlocks = Math.floor(kvCacheBytes / (perToken * blockSize));
+  if (numBlocks < 1) {
+    throw invalidArgument('kvCacheMemory', `at least ${perToken * blockSize} bytes (one block of ${blockSize} tokens)`, options.kvCacheMemory);
+  }
+  const capacity = numBlocks * blockSize;
+  if (requestedLen !== undefined && requestedLen > capacity) {
+    throw new KvserveError(
+      'ERR_ENGINE_KV_CAPACITY',
+      `maxModelLen ${requestedLen} does not fit in the KV cache, which holds ${capacity} tokens (${numBlocks} blocks of ${blockSize}); raise kvCacheMemory or lower maxModelLen`,
+    );
+  }
+  const threads = options.threads === undefined ? Math.max(1, availableParallelism()) : positiveInt('threads', options.threads, 1024);
+  if (options.maxNumQueuedRequests !== undefined) positiveInt('maxNumQueuedRequests', options.maxNumQueuedRequests);
+  const policy = options.schedulingPolicy ?? 'fcfs';
+  if (policy !== 'fcfs' && policy !== 'priority') throw invalidArgument('schedulingPolicy', "'fcfs' or 'priority'", policy);
+  return {
+    maxModelLen: Math.min(wantedLen, capacity),
+    maxNumSeqs,
+    maxNumBatchedTokens,
+    blockSize,
+    numBlocks,
+    kvCacheDtype,
+    kvCacheBytes: numBlocks * blockSize * perToken,
+    enablePrefixCaching: options.enablePrefixCaching ?? true,
+    threads,
+    maxNumQueuedRequests: options.maxNumQueuedRequests,
+    schedulingPolicy: policy,
+  };
+}
