@@ -4,6 +4,7 @@
 import { KvserveError } from '../errors.js';
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  serve: () => import('./serve.js'),
   generate: () => import('./generate.js'),
   tokenize: () => import('./tokenize.js'),
   doctor: () => import('./doctor.js'),
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 const USAGE = `usage: kvserve <command> [options]
 
 commands:
+  serve <model> [--port 8000]        OpenAI, TGI and KServe v2 / Triton HTTP server (vLLM's flags)
   generate <model> --prompt <text>   generate text (greedy unless --temperature > 0)
   tokenize <model> --text <text>     print token ids as JSON
   doctor                             platform, CPU features and the native binary in use

@@ -46,17 +46,20 @@ export const VLLM_PARAM_NAMES: Record<string, string> = {
   skipSpecialTokens: 'skip_special_tokens',
 };
 
-function set<K extends keyof SamplingParamsInput>(
-  out: SamplingParamsInput,
+/** SamplingParamsInput that a route fills in field by field. */
+export type MutableSamplingParams = { -readonly [K in keyof SamplingParamsInput]: SamplingParamsInput[K] };
+
+function set<K extends keyof MutableSamplingParams>(
+  out: MutableSamplingParams,
   key: K,
-  value: SamplingParamsInput[K] | null | undefined,
+  value: MutableSamplingParams[K] | null | undefined,
 ): void {
   if (value !== null && value !== undefined) out[key] = value;
 }
 
 /** Translates everything except max_tokens and logprobs, which each protocol resolves itself. */
-export function samplingFromVllmFields(f: VllmSamplingFields, vocabSize: number): SamplingParamsInput {
-  const out: SamplingParamsInput = {};
+export function samplingFromVllmFields(f: VllmSamplingFields, vocabSize: number): MutableSamplingParams {
+  const out: MutableSamplingParams = {};
   set(out, 'n', f.n);
   set(out, 'temperature', f.temperature);
   set(out, 'topP', f.top_p);

@@ -2,14 +2,13 @@
 // server and model metadata, health, /infer with BYTES tensors, /generate and /generate_stream in the
 // current shape (text_input -> text_output) and the backend's original one (prompt -> text).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SamplingParamsInput } from '../../../engine/types.js';
 import { collectSamples } from '../../collect.js';
 import type { ServerContext } from '../../context.js';
 import { renderError } from '../../error-render.js';
 import { startGenerations, type GenerationSpec } from '../../generation.js';
 import { HttpError, badRequest, toHttpError } from '../../http-error.js';
 import { SseWriter } from '../../sse.js';
-import { VLLM_PARAM_NAMES, samplingFromVllmFields } from '../../vllm-params.js';
+import { VLLM_PARAM_NAMES, samplingFromVllmFields, type MutableSamplingParams } from '../../vllm-params.js';
 import { clampMaxTokens, parseSamplingParameters, readParams, type TritonParams } from './params.js';
 import { MODEL_VERSION, extraOutputs, modelMetadata, toTensors } from './render.js';
 import { generateBodySchema, inferBodySchema, type GenerateBody, type InferBody } from './schemas.js';
@@ -44,7 +43,7 @@ interface PlannedPrompt {
 }
 
 function buildSpecs(ctx: ServerContext, prompts: PlannedPrompt[], p: TritonParams, requestId: string): GenerationSpec[] {
-  const base: SamplingParamsInput = samplingFromVllmFields(p.sampling, ctx.engine.tokenizer.vocabSize);
+  const base: MutableSamplingParams = samplingFromVllmFields(p.sampling, ctx.engine.tokenizer.vocabSize);
   const needLogprobs = p.flags.returnLogprobs || p.flags.returnCumulativeLogprob || p.flags.details;
   if (p.sampling.logprobs !== null && p.sampling.logprobs !== undefined) base.logprobs = p.sampling.logprobs;
   else if (needLogprobs) base.logprobs = 0;

@@ -1,12 +1,12 @@
 // POST /v1/chat/completions: messages -> chat template -> token ids -> one engine request (n samples).
 import type { FastifyInstance } from 'fastify';
-import type { ChatMessage, SamplingParamsInput } from '../../../engine/types.js';
+import type { ChatMessage } from '../../../engine/types.js';
 import { cachedTokensOf, collectSamples } from '../../collect.js';
 import { nowSeconds, type ServerContext } from '../../context.js';
 import { startGenerations } from '../../generation.js';
 import { badRequest } from '../../http-error.js';
 import { SseWriter } from '../../sse.js';
-import { VLLM_PARAM_NAMES, resolveMaxTokens, samplingFromVllmFields } from '../../vllm-params.js';
+import { VLLM_PARAM_NAMES, resolveMaxTokens, samplingFromVllmFields, type MutableSamplingParams } from '../../vllm-params.js';
 import { checkModel, rejectUnsupported, requestIdFor, streamErrorBody } from './common.js';
 import { chatBody, chatChunk, chatLogprobs, usageBody, type ChatChoice } from './render.js';
 import { chatBodySchema, type ChatBody, type ChatMessageBody } from './schemas.js';
@@ -76,7 +76,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       continueFinalMessage: body.continue_final_message,
       addSpecialTokens: body.add_special_tokens,
     });
-    const params: SamplingParamsInput = samplingFromVllmFields(body, tokenizer.vocabSize);
+    const params: MutableSamplingParams = samplingFromVllmFields(body, tokenizer.vocabSize);
     const numTop = body.logprobs ? (body.top_logprobs ?? 0) : null;
     if (numTop !== null) params.logprobs = numTop;
     params.maxTokens = resolveMaxTokens(promptIds.length, body.max_completion_tokens ?? body.max_tokens, ctx.engine.maxModelLen);

@@ -1,12 +1,11 @@
 // POST /v1/completions: one engine request per prompt; choice index = prompt * n + sample.
 import type { FastifyInstance } from 'fastify';
-import type { SamplingParamsInput } from '../../../engine/types.js';
 import { cachedTokensOf, collectSamples } from '../../collect.js';
 import { nowSeconds, type ServerContext } from '../../context.js';
 import { startGenerations, type GenerationSpec } from '../../generation.js';
 import { badRequest } from '../../http-error.js';
 import { SseWriter } from '../../sse.js';
-import { VLLM_PARAM_NAMES, resolveMaxTokens, samplingFromVllmFields } from '../../vllm-params.js';
+import { VLLM_PARAM_NAMES, resolveMaxTokens, samplingFromVllmFields, type MutableSamplingParams } from '../../vllm-params.js';
 import { checkModel, rejectUnsupported, requestIdFor, streamErrorBody } from './common.js';
 import {
   completionBody,
@@ -62,7 +61,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     const tokenizer = ctx.engine.tokenizer;
     const prompts = await tokenizePrompts(ctx, body);
     const n = body.n ?? 1;
-    const base: SamplingParamsInput = samplingFromVllmFields(body, tokenizer.vocabSize);
+    const base: MutableSamplingParams = samplingFromVllmFields(body, tokenizer.vocabSize);
     const numLogprobs = body.logprobs ?? null;
     if (numLogprobs !== null) base.logprobs = numLogprobs;
     const id = requestIdFor('cmpl', request.id);

@@ -2,8 +2,8 @@
 // (router/src/validation.rs): greedy unless do_sample or a sampling warper is set, a random seed when
 // sampling without one, max_new_tokens defaulting to what the context leaves.
 import { randomInt } from 'node:crypto';
-import type { SamplingParamsInput } from '../../../engine/types.js';
 import { badRequest } from '../../http-error.js';
+import type { MutableSamplingParams } from '../../vllm-params.js';
 import type { GenerateBody, TgiParameters } from './schemas.js';
 
 export const TGI_LIMITS = {
@@ -29,7 +29,7 @@ export const TGI_PARAM_NAMES: Record<string, string> = {
 
 export interface TgiRequestPlan {
   promptIds: number[];
-  params: SamplingParamsInput;
+  params: MutableSamplingParams;
   sampling: boolean;
   seed: number | null;
   bestOf: number;
@@ -100,7 +100,7 @@ export async function planTgiRequest(
   }
 
   const seed = sampling ? (p.seed ?? randomInt(0, 2 ** 48)) : null;
-  const params: SamplingParamsInput = {
+  const params: MutableSamplingParams = {
     n: bestOf,
     temperature: sampling ? temperature : 0,
     maxTokens: maxNewTokens,
