@@ -25,14 +25,14 @@ export interface GenerationDeps {
 
 /** The engine requests of one HTTP exchange. Iterate `streams` (or `merged()`), then `close()`. */
 export class ExchangeGenerations {
-  readonly streams: Array<AsyncIterable<GenerateEvent>>;
+  readonly streams: Array<AsyncGenerator<GenerateEvent>>;
   readonly signal: AbortSignal;
   private readonly controller: AbortController;
   private readonly cleanup: () => void;
   private closed = false;
 
   /** @internal use startGenerations */
-  constructor(streams: Array<AsyncIterable<GenerateEvent>>, controller: AbortController, cleanup: () => void) {
+  constructor(streams: Array<AsyncGenerator<GenerateEvent>>, controller: AbortController, cleanup: () => void) {
     this.streams = streams;
     this.controller = controller;
     this.signal = controller.signal;
@@ -49,6 +49,8 @@ export class ExchangeGenerations {
     if (this.closed) return;
     this.closed = true;
     this.controller.abort();
+    // Streams left mid-way finish reading the engine's (abort) end in the background, for the metrics.
+    for (const stream of this.streams) void stream.return(undefined).catch(() => undefined);
     this.cleanup();
   }
 }
@@ -94,7 +96,7 @@ export async function startGenerations(
     if (failed) throw failed.reason;
     const streams = iterators.map((it, i) => {
       const first = (firsts[i] as PromiseFulfilledResult<IteratorResult<GenerateEvent>>).value;
-      return instrument(it, first, deps.metrics);
+      return instrument(it, first, deps.metrics, controller);
     });
     return new ExchangeGenerations(streams, controller, cleanup);
   } catch (err) {
@@ -115,6 +117,7 @@ async function* instrument(
   iterator: AsyncIterator<GenerateEvent>,
   first: IteratorResult<GenerateEvent>,
   metrics: ServerMetrics,
+  controller: AbortController,
 ): AsyncGenerator<GenerateEvent> {
   const tracker = metrics.startRequest();
   let result = first;
@@ -125,7 +128,16 @@ async function* instrument(
       result = await iterator.next();
     }
   } finally {
-    if (!result.done) await iterator.return?.();
+    if (!result.done) {
+      // The consumer left early (client gone, a failed write, an error): abort the request and read
+      // what the engine still delivers, so its end is counted and nothing is left running.
+      controller.abort();
+      try {
+        for (result = await iterator.next(); !result.done; result = await iterator.next()) tracker.onEvent(result.value);
+      } catch {
+        // An aborted or failed request ends here; there is nobody left to tell.
+      }
+    }
   }
 }
 

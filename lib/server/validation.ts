@@ -26,6 +26,7 @@ export function fieldName(instancePath: string, extra?: string): string {
 }
 
 function article(type: string): string {
+  if (type === 'null') return 'null';
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
