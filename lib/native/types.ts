@@ -1,4 +1,5 @@
 // The native surface, mirroring native/addon/addon.cc one to one.
+import type { DType } from '../model/types.js';
 
 export type IsaName = 'portable' | 'avx2' | 'avx512';
 
@@ -23,6 +24,10 @@ export interface NativeOps {
   add(isa: IsaName, out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
   addBias(isa: IsaName, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   argmaxRows(isa: IsaName, out: Int32Array, x: Float32Array, rows: number, cols: number): void;
+  sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
+  matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number): void;
+  kvCacheWrite(isa: IsaName, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, k: Float32Array, v: Float32Array, slotMapping: Int32Array, nTokens: number, nKvHeads: number, headDim: number, blockSize: number): void;
+  pagedAttention(isa: IsaName, out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, queryStartLoc: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, numSeqs: number, nHeads: number, nKvHeads: number, headDim: number, blockSize: number, scale: number, threads: number): void;
 }
 
 export interface NativeAddon {

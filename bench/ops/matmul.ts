@@ -1,0 +1,139 @@
+// matmul bench: the linear layers of a 110M llama (dim 768, ffn 2048, vocab 32000) for every weight type.
+//   m = 1 (decode) is memory bound: reports weight bytes streamed per second (GB/s);
+//   m = 32 / 128 (prefill, batched decode) is compute bound: reports GFLOP/s (2 m n k per call).
+// Reference points measured in the same run: single-thread memcpy bandwidth (read + write bytes) and
+// the nominal f32 FMA peak (cores x MHz x 64 flops/cycle for two 512-bit FMA pipes).
+// Usage: node --import tsx bench/ops/matmul.ts [--isa avx512|avx2|portable] [--quick]
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { loadNativeAddon } from '../../lib/native/load.js';
+import type { IsaName } from '../../lib/native/types.js';
+import { DType } from '../../lib/model/types.js';
+
+const addon = loadNativeAddon();
+const argv = process.argv.slice(2);
+const isaArg = argv.indexOf('--isa');
+const isa = (isaArg >= 0 ? argv[isaArg + 1] : addon.cpuInfo.bestIsa) as IsaName;
+const quick = argv.includes('--quick');
+
+const DTYPES: Array<[DType, string, blockElems: number, blockBytes: number]> = [
+  [DType.F32, 'F32', 1, 4], [DType.F16, 'F16', 1, 2], [DType.BF16, 'BF16', 1, 2], [DType.Q8_0, 'Q8_0', 32, 34],
+  [DType.Q4_0, 'Q4_0', 32, 18], [DType.Q4_K, 'Q4_K', 256, 144], [DType.Q6_K, 'Q6_K', 256, 210],
+];
+const SHAPES: Array<[n: number, k: number, what: string]> = [
+  [768, 768, 'attn q/k/v/o'], [2048, 768, 'ffn gate/up'], [768, 2048, 'ffn down'], [32000, 768, 'lm head'],
+];
+const MS = [1, 32, 128];
+const THREADS = [1, 2];
+
+let seed = 12345;
+function random(): number {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 4294967296;
+}
+
+/** Valid weights: small random values for plain types; random quants with small fp16 scales for blocks. */
+function makeWeights(dtype: DType, n: number, k: number, blockElems: number, blockBytes: number): Uint8Array {
+  const bytes = new Uint8Array((n * k / blockElems) * blockBytes);
+  if (dtype === DType.F32) {
+    const f = new Float32Array(bytes.buffer);
+    for (let i = 0; i < f.length; i++) f[i] = (random() - 0.5) * 0.1;
+  } else if (dtype === DType.F16 || dtype === DType.BF16) {
+    const h = new Uint16Array(bytes.buffer);
+    // sign, exponent near 2^-4, random mantissa: normal numbers only (no denormal slow paths)
+    for (let i = 0; i < h.length; i++) {
+      const r = Math.floor(random() * 65536);
+      h[i] = dtype === DType.F16 ? (r & 0x83ff) | 0x2c00 : (r & 0x807f) | 0x3d80;
+    }
+  } else {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+    const scaleAt = dtype === DType.Q6_K ? [208] : dtype === DType.Q4_K ? [0, 2] : [0];
+    for (let b = 0; b < bytes.length; b += blockBytes) {
+      for (const o of scaleAt) {
+        bytes[b + o] = 0x00;
+        bytes[b + o + 1] = 0x1c; // fp16 0.0039
+      }
+    }
+  }
+  return bytes;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** Median seconds per call: at least 5 timed calls, more until ~0.3 s (quick: 3 calls). */
+function timeCall(fn: () => void): number {
+  fn();
+  fn(); // warm-up: scratch, pool, caches
+  const times: number[] = [];
+  const budget = quick ? 0 : 0.3;
+  let total = 0;
+  while (times.length < (quick ? 3 : 5) || (total < budget && times.length < 200)) {
+    const t0 = performance.now();
+    fn();
+    const dt = (performance.now() - t0) / 1000;
+    times.push(dt);
+    total += dt;
+  }
+  return median(times);
+}
+
+function memcpyBandwidth(): number {
+  const src = new Uint8Array(256 << 20).fill(1);
+  const dst = new Uint8Array(src.length);
+  const t = timeCall(() => dst.set(src));
+  return (2 * src.length) / t / 1e9;
+}
+
+function cpuMhz(): number {
+  try {
+    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+const mhz = cpuMhz();
+const bw = memcpyBandwidth();
+const fmaPeakPerCore = (mhz * 1e6 * 64) / 1e9; // GFLOP/s, two 16-wide FMA pipes
+console.log(`kvserve matmul bench  isa=${isa}  cpus=${availableParallelism()}  node=${process.version}`);
+console.log(`reference: memcpy (1 thread) ${bw.toFixed(1)} GB/s read+write;  nominal f32 FMA peak ${fmaPeakPerCore.toFixed(0)} GFLOP/s per core at ${mhz.toFixed(0)} MHz`);
+console.log('m=1 reports weight GB/s (and % of the memcpy figure); m>1 reports GFLOP/s (and % of the FMA peak of the threads used)');
+console.log('');
+const header = ['dtype', 'n x k', 'layer', 'm', 'thr', 'ms', 'result', '% ref'];
+const rows: string[][] = [];
+
+for (const [dtype, name, blockElems, blockBytes] of DTYPES) {
+  for (const [n, k, what] of SHAPES) {
+    const w = makeWeights(dtype, n, k, blockElems, blockBytes);
+    for (const m of MS) {
+      const x = new Float32Array(m * k);
+      for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1;
+      const out = new Float32Array(m * n);
+      for (const threads of THREADS) {
+        const t = timeCall(() => addon.ops.matmul(isa, out, x, w, dtype, n, k, null, m, threads));
+        let result: string, pct: number;
+        if (m === 1) {
+          const gbs = w.length / t / 1e9;
+          result = `${gbs.toFixed(1)} GB/s`;
+          pct = (100 * gbs) / bw;
+        } else {
+          const gflops = (2 * m * n * k) / t / 1e9;
+          result = `${gflops.toFixed(1)} GFLOP/s`;
+          pct = (100 * gflops) / (fmaPeakPerCore * threads);
+        }
+        rows.push([name, `${n}x${k}`, what, String(m), String(threads), (t * 1e3).toFixed(3), result, pct.toFixed(0)]);
+        process.stdout.write('.');
+      }
+    }
+  }
+}
+process.stdout.write('\n');
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+const fmt = (r: string[]): string => r.map((c, i) => (i >= 3 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
+console.log(fmt(header));
+for (const r of rows) console.log(fmt(r));

@@ -1,0 +1,43 @@
+// matmul: out[i, r] = sum_k x[i, k] * W[r, k] (+ bias[r])  — a linear layer, W stored as in GGUF/safetensors.
+//   out  [m, N] f32 row-major (must not alias x)
+//   x    [m, K] f32 row-major
+//   w    WeightView [rows = N, cols = K] of any DType; K is a multiple of the dtype's block size
+//        (32 for Q8_0/Q4_0, 256 for Q4_K/Q6_K); callers guarantee it (bindings call matmul_check_shape)
+//   bias [N] f32 or nullptr
+// Numerics mirror llama.cpp's CPU backend (x86 build), so models give llama.cpp's greedy tokens:
+//   F32   plain f32 dot products.
+//   F16   x rounded to f16 (RNE) first, then f16 x f16 products accumulated in f32.
+//   BF16  x rounded to bf16 (RNE) first, then accumulated in f32.
+//   Q8_0, Q4_0  x quantized to Q8_0 blocks as ggml's x86 quantize_row_q8_0 does (d = amax/127 stored
+//         as fp16, q = round-half-even(x * 127/amax)); per block fp16(d_w)*fp16(d_x) * exact int dot.
+//   Q4_K, Q6_K  x quantized to Q8_K (quantize_row_q8_K_ref); ggml's vec_dot_q4_K_q8_K / q6_K_q8_K math
+//         with exact integer sub-block dots, mins folded in through the Q8_K bsums.
+// Work is split over N (each weight row is read once per call and reused for all m rows of x); the
+// activations are converted/quantized once per call into `scratch`.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "core/isa.h"
+#include "core/scratch.h"
+#include "core/thread_pool.h"
+#include "core/weight.h"
+
+KV_DECLARE_CPU_KERNEL(void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias,
+                                      int64_t m, ThreadPool& pool, Scratch& scratch))
+
+namespace kv {
+
+/** The kernel's invariants; throws std::invalid_argument when one does not hold (binding path only). */
+inline void matmul_check_shape(const WeightView& w, int64_t m) {
+  if (!w.data && w.rows > 0) throw std::invalid_argument("matmul: weight data is null");
+  if (w.rows < 0 || w.cols <= 0 || m < 0) throw std::invalid_argument("matmul: negative or empty shape");
+  const int64_t block = dtype_block_elems(w.dtype);
+  if (w.cols % block != 0) {
+    throw std::invalid_argument(std::string("matmul: K = ") + std::to_string(w.cols) + " is not a multiple of the " +
+                                dtype_name(w.dtype) + " block size " + std::to_string(block));
+  }
+}
+
+}  // namespace kv

@@ -1,0 +1,31 @@
+// Internal interface between the matmul kernel files (matmul_cpu.cc: entry point and activation
+// preparation; matmul_float_cpu.cc, matmul_q8_cpu.cc, matmul_kquant_cpu.cc: one weight-type family each).
+// Baseline code only: this header is included before core/isa_begin.h.
+#pragma once
+#include <cstdint>
+
+#include "core/isa.h"
+#include "core/weight.h"
+
+namespace kv {
+
+// The activations of one call after conversion (see matmul.h for the rounding rules).
+struct MatmulActs {
+  int64_t m = 0;                    // rows of x
+  int64_t k = 0;                    // columns of x (= weight cols)
+  const float* f = nullptr;         // F32/F16/BF16 weights: [m, k] f32, already rounded to f16/bf16 values
+  const int8_t* qs = nullptr;       // quantized weights: [m, k] int8 quants (Q8_0 or Q8_K blocks, row-major);
+                                    // the avx512 variant keeps Q8_0 quants as uint8 q + 128 (for vpdpbusd)
+  const float* d = nullptr;         // [m, k / block] block scales (Q8_0: the fp16-rounded value)
+  const int16_t* bsums = nullptr;   // Q8_K only: [m, k / 16] sums of each 16 quants
+};
+
+}  // namespace kv
+
+// Rows [r0, r1) of the output for all m rows of x:  out[i * w.rows + r] = dot(x_i, W_r) (+ bias[r]).
+KV_DECLARE_CPU_KERNEL(void matmul_float_rows(float* out, const MatmulActs& a, const WeightView& w,
+                                             const float* bias, int64_t r0, int64_t r1))  // F32 F16 BF16
+KV_DECLARE_CPU_KERNEL(void matmul_q8_0_rows(float* out, const MatmulActs& a, const WeightView& w,
+                                            const float* bias, int64_t r0, int64_t r1))   // Q8_0 Q4_0
+KV_DECLARE_CPU_KERNEL(void matmul_kquant_rows(float* out, const MatmulActs& a, const WeightView& w,
+                                              const float* bias, int64_t r0, int64_t r1)) // Q4_K Q6_K
