@@ -2,7 +2,7 @@
 // KServe v2 / Triton generate, with Prometheus metrics. It never listens and installs no signal
 // handlers: the CLI (lib/cli/serve.ts) does both.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { packageVersion } from '../cli/version.js';
 import { PUBLIC_ROUTES, createApiKeyCheck } from './auth.js';
@@ -63,9 +63,10 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
   const loggerInstance = options.logger ? (options.logger as unknown as FastifyBaseLogger) : undefined;
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
-    disableRequestLogging: true,
+    // Requests are logged once, on completion, by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID().replace(/-/g, '');
