@@ -113,7 +113,7 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
     throw drainingError();
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ reqId: request.id, method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
   });
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
