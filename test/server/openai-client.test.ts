@@ -132,6 +132,26 @@ test('completions: stop strings, vLLM extras and penalties reach the engine unch
   assert.equal(biased.choices[0]?.text, reference?.text);
 });
 
+test('completions: stop_token_ids and include_stop_str_in_output', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const promptIds = await s.engine.tokenizer.encode(PROMPT);
+  const [greedy] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens: 30 });
+  const stopId = greedy?.tokenIds[3];
+  assert.ok(stopId !== undefined);
+  const res = await s.client.completions.create({ model: SERVED_NAME, prompt: PROMPT, max_tokens: 30, temperature: 0, stop_token_ids: [stopId] } as OpenAI.CompletionCreateParamsNonStreaming);
+  const [expected] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens: 30, stopTokenIds: [stopId] });
+  assert.equal(res.choices[0]?.finish_reason, 'stop');
+  assert.equal((res.choices[0] as unknown as { stop_reason: number }).stop_reason, stopId);
+  assert.equal(res.choices[0]?.text, expected?.text);
+  assert.equal(res.usage?.completion_tokens, 4);
+
+  const full = greedy?.text ?? '';
+  const word = full.trim().split(' ')[3] ?? 'girl';
+  const kept = await s.client.completions.create({ model: SERVED_NAME, prompt: PROMPT, max_tokens: 30, temperature: 0, stop: [word], include_stop_str_in_output: true } as OpenAI.CompletionCreateParamsNonStreaming);
+  assert.equal(kept.choices[0]?.text, full.slice(0, full.indexOf(word) + word.length));
+});
+
 test('chat: template, greedy result, streaming with role and logprobs, usage', async (t) => {
   const s = await setup(t);
   if (!s) return;
