@@ -49,3 +49,6 @@ export function formatValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** Engine errors are KvserveErrors (ERR_ENGINE_*, ERR_INVALID_ARGUMENT, ...); the alias names them for API users. */
+export { KvserveError as EngineError };

@@ -57,7 +57,11 @@ export class Engine implements AsyncDisposable {
   private loopDone: Promise<void> = Promise.resolve();
   private stepFailures = 0;
 
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, model: NativeModel, config: ResolvedEngineConfig) {
+  /** The chat template given at creation, overriding the model's own (undefined: the model's). */
+  readonly chatTemplate: string | undefined;
+
+  private constructor(spec: ModelSpec, tokenizer: Tokenizer, model: NativeModel, config: ResolvedEngineConfig, chatTemplate?: string) {
+    this.chatTemplate = chatTemplate;
     this.spec = spec;
     this.tokenizer = tokenizer;
     this.model = model;
@@ -101,12 +105,8 @@ export class Engine implements AsyncDisposable {
       throw new KvserveError('ERR_MODEL_FORMAT', `${spec.source}: ${(err as Error).message}`, { cause: err });
     }
     progress({ phase: 'load', fraction: 1 });
-    const engine = new Engine(spec, tokenizer, model, config);
-    if (options.chatTemplate !== undefined) engine.chatTemplate = options.chatTemplate;
-    return engine;
+    return new Engine(spec, tokenizer, model, config, options.chatTemplate);
   }
-
-  private chatTemplate: string | undefined;
 
   get maxModelLen(): number {
     return this.config.maxModelLen;
