@@ -177,7 +177,9 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
         const times = (hub.faults.dropTimes ?? 1) - 1;
         hub.faults.dropTimes = times;
         if (times <= 0) hub.faults.dropAfterBytes = undefined;
-        res.write(body.subarray(0, drop), () => res.socket?.destroy());
+        // Half-close after the bytes (FIN, not RST): the client receives exactly `drop` bytes, then EOF
+        // short of Content-Length.
+        res.write(body.subarray(0, drop), () => res.socket?.end());
         return;
       }
       return res.end(body);

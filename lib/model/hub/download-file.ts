@@ -83,7 +83,7 @@ export async function downloadBlob(
             throw new KvserveError(err.error.code, `${err.message} (gave up after ${attempt + 1} attempts; run again to resume from the ${existsSync(partial) ? statSync(partial).size : 0} bytes kept)`, { cause: err.error });
           }
           const delay = Math.min(8000, (opts.retryDelayMs ?? 1000) * 2 ** attempt);
-          opts.onWarning?.(`${what}: ${err.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${maxRetries + 1})`);
+          opts.onWarning?.(`${err.message}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${maxRetries + 1})`);
           await sleep(delay);
         }
       }

@@ -120,10 +120,14 @@ test('a dropped connection resumes with a range request within the same call', a
   const n = hub.requests.length;
   const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(env(), { onWarning: (w) => warnings.push(w) }));
   assert.deepEqual(readFileSync(path), stories());
-  const ranges = hub.requests.slice(n).filter((r) => r.url.startsWith('/cdn/')).map((r) => r.range ?? 'none');
-  assert.deepEqual(ranges, ['none', 'bytes=300000-', 'bytes=600000-']);
+  // Each retry asks for the bytes after those on disk (at most the 300000 the server sent: a fetch
+  // body stream may drop its last queued chunks when the connection fails).
+  const starts = hub.requests.slice(n).filter((r) => r.url.startsWith('/cdn/')).map((r) => (r.range ? Number(/^bytes=(\d+)-$/.exec(r.range)?.[1]) : 0));
+  assert.equal(starts.length, 3, JSON.stringify(starts));
+  assert.equal(starts[0], 0);
+  assert.ok((starts[1] as number) > 0 && (starts[1] as number) <= 300_000 && (starts[2] as number) > (starts[1] as number) && (starts[2] as number) <= (starts[1] as number) + 300_000, JSON.stringify(starts));
   assert.equal(warnings.length, 2);
-  assert.match(warnings[0] as string, /connection lost at byte 300000 .*retrying/);
+  assert.match(warnings[0] as string, new RegExp(`connection lost at byte ${starts[1]} .*retrying in 0\\.0 s \\(attempt 2 of 6\\)`));
 });
 
 test('an interrupted download is kept as blobs/<etag>.incomplete and the next run resumes from it', async (t) => {
@@ -131,15 +135,16 @@ test('an interrupted download is kept as blobs/<etag>.incomplete and the next ru
   const e = env();
   hub.faults.dropAfterBytes = 400_000;
   const r = req(GGUFS, { file: 'stories260K-F32.gguf' });
-  await assert.rejects(resolveHubModel(r, opts(e, { maxRetries: 0 })), /connection lost at byte 400000.*run again to resume from the 400000 bytes kept/);
+  await assert.rejects(resolveHubModel(r, opts(e, { maxRetries: 0 })), /connection lost at byte \d+ .*run again to resume from the \d+ bytes kept/);
   const blobs = join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'blobs');
   const [partial] = readdirSync(blobs);
   assert.match(partial as string, /^[0-9a-f]{64}\.incomplete$/);
-  assert.equal(statSync(join(blobs, partial as string)).size, 400_000);
+  const kept = statSync(join(blobs, partial as string)).size;
+  assert.ok(kept > 0 && kept <= 400_000, String(kept));
   const n = hub.requests.length;
   const path = await resolveHubModel(r, opts(e));
   assert.deepEqual(readFileSync(path), stories());
-  assert.deepEqual(hub.requests.slice(n).filter((x) => x.url.startsWith('/cdn/')).map((x) => x.range), ['bytes=400000-']);
+  assert.deepEqual(hub.requests.slice(n).filter((x) => x.url.startsWith('/cdn/')).map((x) => x.range), [`bytes=${kept}-`]);
 });
 
 test('server errors are retried; a corrupted blob is detected and removed', async (t) => {
