@@ -43,7 +43,8 @@ export async function resolveModelPath(
     );
   } catch (err) {
     // "models/foo" is a hub id in form; when the hub has no such model, say it is no local path either.
-    if (err instanceof KvserveError && (err.code === 'ERR_HUB_NOT_FOUND' || err.code === 'ERR_HUB_ACCESS_DENIED') && !ref.file && !ref.quant) {
+    const maybeAbsent = err instanceof KvserveError && (err.code === 'ERR_HUB_NOT_FOUND' || (err.code === 'ERR_HUB_ACCESS_DENIED' && err.message.includes('does not exist')));
+    if (err instanceof KvserveError && maybeAbsent && !ref.file && !ref.quant && !err.message.includes('has no revision')) {
       throw new KvserveError(err.code, `${err.message} (No local file or directory is named ${name} either.)`, { cause: err });
     }
     throw err;

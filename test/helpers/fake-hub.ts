@@ -35,6 +35,8 @@ export interface FakeHubFaults {
   corrupt?: boolean;
   /** Answer the next N /cdn requests with HTTP 500. */
   serverErrors?: number;
+  /** Send no sizes (no X-Linked-Size, no Content-Length: chunked bodies), as some mirrors do. */
+  hideSizes?: boolean;
 }
 
 export interface FakeHub {
@@ -134,14 +136,14 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
       res.setHeader('x-repo-commit', rev.commit);
       if (buf.length >= LFS_THRESHOLD) {
         res.setHeader('x-linked-etag', `"${sha256(buf)}"`);
-        res.setHeader('x-linked-size', String(buf.length));
+        if (!hub.faults.hideSizes) res.setHeader('x-linked-size', String(buf.length));
         res.setHeader('location', `${hub.url}/cdn/${sha256(buf)}`); // absolute, as the hub's CDN redirects are
         res.statusCode = 302;
         return res.end();
       }
       // A small (non-LFS) file: its etag is the git blob id.
       res.setHeader('etag', `"${sha1(Buffer.concat([Buffer.from(`blob ${buf.length}\0`), buf]))}"`);
-      res.setHeader('content-length', String(buf.length));
+      if (!hub.faults.hideSizes) res.setHeader('content-length', String(buf.length));
       res.statusCode = 200;
       return res.end(req.method === 'HEAD' ? undefined : buf);
     }
@@ -171,7 +173,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
         res.statusCode = 200;
       }
       const body = buf.subarray(start);
-      res.setHeader('content-length', String(body.length));
+      if (!hub.faults.hideSizes) res.setHeader('content-length', String(body.length));
       const drop = hub.faults.dropAfterBytes;
       if (drop !== undefined && drop < body.length) {
         const times = (hub.faults.dropTimes ?? 1) - 1;

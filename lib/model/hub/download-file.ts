@@ -45,7 +45,8 @@ export function blobPath(repoDir: string, etag: string): string {
 
 function blobComplete(blob: string, meta: FileMeta): boolean {
   try {
-    return meta.size === null || statSync(blob).size === meta.size;
+    const size = statSync(blob).size;
+    return meta.size === null || size === meta.size;
   } catch {
     return false;
   }

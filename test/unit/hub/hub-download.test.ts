@@ -163,6 +163,24 @@ test('server errors are retried; a corrupted blob is detected and removed', asyn
   assert.ok(!existsSync(join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'snapshots', hub.commitOf(GGUFS), 'stories260K-F32.gguf')));
 });
 
+test('without sizes from the server, files are still downloaded, checked and then reused', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
+  const e = env();
+  const progress: Array<number | null> = [];
+  hub.faults.hideSizes = true;
+  try {
+    const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(e, { onProgress: (p) => progress.push(p.totalBytes) }));
+    assert.deepEqual(readFileSync(path), stories());
+    assert.ok(progress.length > 0 && progress.every((total) => total === null));
+    const n = cdnRequests();
+    rmSync(path); // the snapshot link only: the blob is still there and is reused
+    await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(e));
+    assert.equal(cdnRequests(), n);
+  } finally {
+    hub.faults.hideSizes = false;
+  }
+});
+
 test('concurrent resolves of one model download each blob once', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
   const e = env();
