@@ -2,6 +2,7 @@
 // to stderr as plain "kvserve: message" lines instead of pino's JSON on stdout. (`serve` keeps JSON.)
 import { pino } from 'pino';
 import { setLogger } from '../log.js';
+import { endProgressLine } from './progress.js';
 
 export function useStderrLogger(prefix = 'kvserve'): void {
   const destination = {
@@ -9,6 +10,7 @@ export function useStderrLogger(prefix = 'kvserve'): void {
       try {
         const record = JSON.parse(line) as { msg?: string; level?: number };
         const level = record.level !== undefined && record.level >= 50 ? 'error: ' : record.level === 40 ? 'warning: ' : '';
+        endProgressLine();
         process.stderr.write(`${prefix}: ${level}${record.msg ?? line.trim()}\n`);
       } catch {
         process.stderr.write(line);
@@ -20,5 +22,8 @@ export function useStderrLogger(prefix = 'kvserve'): void {
 
 /** One stderr line per notice, for onWarning callbacks. */
 export function stderrWarning(prefix = 'kvserve'): (message: string) => void {
-  return (message) => process.stderr.write(`${prefix}: warning: ${message}\n`);
+  return (message) => {
+    endProgressLine();
+    process.stderr.write(`${prefix}: warning: ${message}\n`);
+  };
 }

@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   useStderrLogger();
-  const progress = values.quiet ? null : progressPrinter('kvserve download');
+  const progress = values.quiet ? null : progressPrinter('kvserve');
   const path = await resolveHubModel(
     { repoId: ref.repoId, revision: ref.revision, file: ref.file, quant: ref.quant },
     {

@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     model,
     ...(threads !== undefined ? { threads } : {}),
     ...(values.revision ? { revision: values.revision } : {}),
-    onProgress: progressPrinter('kvserve generate'),
+    onProgress: progressPrinter('kvserve'),
     onWarning: stderrWarning(),
   });
   try {

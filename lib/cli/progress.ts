@@ -12,7 +12,7 @@ export interface ProgressStream {
   columns?: number;
 }
 
-const BAR_WIDTH = 24;
+const BAR_WIDTH = 20;
 const PLAIN_INTERVAL_MS = 2000;
 
 export function formatProgressLine(label: string, p: ProgressUpdate): string {
@@ -21,10 +21,18 @@ export function formatProgressLine(label: string, p: ProgressUpdate): string {
   return `${label}: ${p.phase} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${String(pct).padStart(3)}%${p.detail ? ` ${p.detail}` : ''}`;
 }
 
+/** The stream whose TTY progress line is being redrawn, if any (other output must start below it). */
+let openLine: ProgressStream | null = null;
+
+/** Ends a progress line being redrawn, so that a message written next starts on its own line. */
+export function endProgressLine(): void {
+  openLine?.write('\n');
+  openLine = null;
+}
+
 export function progressPrinter(label = 'kvserve', stream: ProgressStream = process.stderr): (p: ProgressUpdate) => void {
   const tty = stream.isTTY === true;
   let phase: string | null = null;
-  let open = false; // a TTY line is being redrawn
   let drawnLength = 0;
   let lastPlain = 0;
   let last = '';
@@ -34,13 +42,13 @@ export function progressPrinter(label = 'kvserve', stream: ProgressStream = proc
     if (line === last) return;
     last = line;
     if (tty) {
-      if (open && p.phase !== phase) stream.write('\n');
-      if (p.phase !== phase) drawnLength = 0;
-      const width = (stream.columns ?? 80) - 1;
+      if (openLine === stream && p.phase !== phase) endProgressLine();
+      if (openLine !== stream) drawnLength = 0;
+      const width = (stream.columns || 80) - 1;
       if (line.length > width) line = `${line.slice(0, Math.max(0, width - 3))}...`;
       stream.write(`\r${line.padEnd(drawnLength)}${done ? '\n' : ''}`);
       drawnLength = done ? 0 : line.length;
-      open = !done;
+      openLine = done ? null : stream;
     } else {
       const now = Date.now();
       if (done || p.phase !== phase || now - lastPlain >= PLAIN_INTERVAL_MS) {

@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   useStderrLogger();
-  const path = await resolveModelPath(model, values.revision ?? 'main', progressPrinter('kvserve tokenize'), { onWarning: stderrWarning() });
+  const path = await resolveModelPath(model, values.revision ?? 'main', progressPrinter('kvserve'), { onWarning: stderrWarning() });
   const tokenizer = await loadTokenizer(path);
   console.log(JSON.stringify(await tokenizer.encode(values.text, { addSpecialTokens: !values['no-special-tokens'] })));
   return 0;

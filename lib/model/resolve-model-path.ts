@@ -51,12 +51,12 @@ export async function resolveModelPath(
   }
 }
 
-/** "model.safetensors (2/7) 120.5 MiB / 286.0 MiB at 12.3 MiB/s" */
+/** "120.5 MiB / 286.0 MiB at 12.3 MiB/s model.safetensors (2/7)": the numbers first, so a narrow terminal cuts the name. */
 export function describeDownload(p: HubDownloadProgress): string {
   const files = p.numFiles > 1 ? ` (${p.fileIndex}/${p.numFiles})` : '';
   const total = p.totalBytes !== null ? ` / ${formatBytes(p.totalBytes)}` : '';
   const speed = p.bytesPerSecond > 0 ? ` at ${formatBytes(p.bytesPerSecond)}/s` : '';
-  return `${p.file}${files} ${formatBytes(p.downloadedBytes)}${total}${speed}`;
+  return `${formatBytes(p.downloadedBytes)}${total}${speed} ${p.file}${files}`;
 }
 
 export function formatBytes(n: number): string {

@@ -134,7 +134,7 @@ test('kvserve download fetches with a progress line and prints the path; generat
   const snapshot = join(cacheDir, 'models--raincandy-u--TinyStories-656K', 'snapshots', hub.commitOf(TINY));
   assert.equal(dl.stdout, `${snapshot}\n`);
   // Not a terminal: plain lines, the last one complete with sizes and speed.
-  assert.match(dl.stderr, /kvserve download: download \[#+\] 100% \S+ \(\d\/\d\) 2\.\d MiB \/ 2\.\d MiB at [\d.]+ [KMG]?i?B\/s\n$/);
+  assert.match(dl.stderr, /^kvserve: download \[-+\] +\d+% .*\nkvserve: download \[#+\] 100% 2\.\d MiB \/ 2\.\d MiB at [\d.]+ [KMG]?i?B\/s \S+ \(\d\/\d\)\n$/);
 
   // An empty prompt is BOS alone: greedy decoding writes the verified story.
   const gen = await runCli(['generate', TINY, '--prompt', '', '--max-tokens', '64'], cliEnv(cacheDir, { HF_HUB_OFFLINE: '1' }));

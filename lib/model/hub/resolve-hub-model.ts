@@ -95,6 +95,7 @@ async function fetchFiles(env: HubEnv, repoDir: string, repoId: string, commit: 
   const totalBytes = known ? metas.reduce((sum, m) => sum + (m.size as number), 0) : null;
   const started = performance.now();
   let doneBytes = 0;
+  let receivedBefore = 0; // network bytes of the files before this one
   for (let i = 0; i < missing.length; i++) {
     const file = missing[i] as string;
     const meta = metas[i] as FileMeta;
@@ -105,18 +106,21 @@ async function fetchFiles(env: HubEnv, repoDir: string, repoId: string, commit: 
         numFiles: missing.length,
         downloadedBytes: doneBytes + fileBytes,
         totalBytes,
-        bytesPerSecond: (receivedBytes * 1000) / Math.max(1, performance.now() - started),
+        bytesPerSecond: ((receivedBefore + receivedBytes) * 1000) / Math.max(1, performance.now() - started),
       });
+    let reported = false;
     let received = 0;
     await downloadBlob(env, repoDir, repoId, commit, file, meta, {
       ...opts,
       onProgress: (p) => {
+        reported = true;
         received = p.receivedBytes;
         report(p.downloadedBytes, received);
       },
     });
     doneBytes += meta.size ?? 0;
-    report(0, received);
+    receivedBefore += received;
+    if (!reported) report(0, 0); // the blob was already there (shared with another revision)
     linkSnapshotFile(repoDir, commit, file, meta.etag);
   }
 }

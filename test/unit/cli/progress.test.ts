@@ -12,9 +12,9 @@ function sink(isTTY: boolean, columns = 200) {
 
 test('a download line shows the bar, bytes, total, speed and file position', () => {
   const detail = describeDownload({ file: 'model.safetensors', fileIndex: 2, numFiles: 3, downloadedBytes: 3 * 2 ** 20, totalBytes: 12 * 2 ** 20, bytesPerSecond: 1.5 * 2 ** 20 });
-  assert.equal(detail, 'model.safetensors (2/3) 3.0 MiB / 12.0 MiB at 1.5 MiB/s');
-  assert.equal(formatProgressLine('kvserve download', { phase: 'download', fraction: 0.25, detail }), `kvserve download: download [######------------------]  25% ${detail}`);
-  assert.equal(describeDownload({ file: 'm.gguf', fileIndex: 1, numFiles: 1, downloadedBytes: 512, totalBytes: null, bytesPerSecond: 0 }), 'm.gguf 512 B');
+  assert.equal(detail, '3.0 MiB / 12.0 MiB at 1.5 MiB/s model.safetensors (2/3)');
+  assert.equal(formatProgressLine('kvserve', { phase: 'download', fraction: 0.25, detail }), `kvserve: download [#####---------------]  25% ${detail}`);
+  assert.equal(describeDownload({ file: 'm.gguf', fileIndex: 1, numFiles: 1, downloadedBytes: 512, totalBytes: null, bytesPerSecond: 0 }), '512 B m.gguf');
 });
 
 test('on a terminal the line is redrawn in place, cut to the width, and ends at completion', () => {
@@ -28,7 +28,7 @@ test('on a terminal the line is redrawn in place, cut to the width, and ends at 
   assert.equal(out.length, 5, 'an identical update is not redrawn');
   assert.ok(out.every((s) => s.replace(/^\n/, '').replace(/\n$/, '').length <= 60));
   assert.match(out[0] as string, /^\rkv: download \[##-+\]  10% a long.*\.\.\.$/);
-  assert.match(out[1] as string, /^\rkv: download \[#{12}-{12}\]  50% +$/, 'padded over the longer previous line');
+  assert.match(out[1] as string, /^\rkv: download \[#{10}-{10}\]  50% +$/, 'padded over the longer previous line');
   assert.equal(out[2], '\n', 'a new phase starts on a new line');
   assert.match(out[4] as string, /100%\n$/);
 });
