@@ -69,7 +69,7 @@ export async function resolveHubModel(req: HubModelRequest, opts: ResolveOptions
         // not cached: report the network error
       }
       if (cached) {
-        warn(`${err.message.replace(/ Without network.*$/, '')}; using the cached copy in ${cached}`);
+        warn(`${err.message.replace(/\. Without network.*$/, '')}; using the cached copy in ${cached}`);
         return cached;
       }
     }
