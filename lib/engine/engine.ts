@@ -89,7 +89,10 @@ export class Engine implements AsyncDisposable {
       throw invalidArgument('model', 'a model path or hub id', options?.model);
     }
     const progress = options.onProgress ?? (() => {});
-    const path = await resolveModelPath(options.model, options.revision ?? 'main', progress);
+    const path = await resolveModelPath(options.model, options.revision ?? 'main', progress, {
+      ...(options.hub ? { hub: options.hub } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
     progress({ phase: 'load', fraction: 0, detail: 'reading model' });
     const spec = await loadModelSpec(path);
     const tokenizer = await loadTokenizer(spec.format === 'gguf' ? spec.source : path);
