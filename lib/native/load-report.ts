@@ -88,6 +88,10 @@ export function nativeLoadError(ctx: NativeLoadContext, attempts: NativeAttempt[
   const shipped = shippedTargets(ctx.root);
   lines.push(`Prebuilt binaries in this copy: ${shipped.length ? shipped.join(', ') : 'none'}.`);
   lines.push('To fix:');
+  const tooOld = attempts.map((a) => /version `((?:GLIBC|GLIBCXX|CXXABI)_[\d.]+)' not found/.exec(a.reason)?.[1]).find(Boolean);
+  if (tooOld) {
+    lines.push(`  - this system's C/C++ runtime is older than the binary needs (${tooOld}): use a newer distro, or build from source.`);
+  }
   if (ctx.env.KVSERVE_NATIVE_PATH) {
     lines.push(
       `  - KVSERVE_NATIVE_PATH=${ctx.env.KVSERVE_NATIVE_PATH} is set, so no other binary was tried: point it at a kvserve.node`,

