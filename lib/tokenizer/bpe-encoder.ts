@@ -4,16 +4,7 @@
 import { byteEncode } from './byte-unicode.js';
 import type { LlamaVocab } from './llama-vocab.js';
 import { preTokenize } from './bpe-pretokenizer.js';
-import { PriorityQueue } from './priority-queue.js';
-
-interface Bigram {
-  rank: number;
-  left: number;
-  right: number;
-  size: number;
-}
-
-const bigramBefore = (a: Bigram, b: Bigram): boolean => a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
+import { BigramQueue } from './bigram-queue.js';
 const WORD_CACHE_LIMIT = 50_000;
 
 export class BpeEncoder {
@@ -41,32 +32,47 @@ export class BpeEncoder {
       const whole = tokenToId.get(word);
       if (whole !== undefined) return [whole];
     }
-    // Symbols are code points of the byte-encoded word (every one is a single UTF-16 unit).
+    const numTokens = this.vocab.tokens.length;
+    const { byIds, byText } = mergeRanks;
+    // Symbols are code points of the byte-encoded word (every one is a single UTF-16 unit); each
+    // carries its token id, or -1 when its text is not a token.
     const n = word.length;
     const len = new Int32Array(n).fill(1);
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
+    const symId = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
+      symId[i] = tokenToId.get(word[i] as string) ?? -1;
     }
-    const queue = new PriorityQueue<Bigram>(bigramBefore);
+    // Lowest rank first: queued with priority -rank.
+    const queue = new BigramQueue();
     const tryAddBigram = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
       const lenLeft = len[left] as number;
       const size = lenLeft + (len[right] as number);
-      const rank = mergeRanks.get(`${word.slice(left, left + lenLeft)}\0${word.slice(right, left + size)}`);
-      if (rank !== undefined) queue.push({ rank, left, right, size });
+      const idLeft = symId[left] as number;
+      const idRight = symId[right] as number;
+      const rank =
+        idLeft >= 0 && idRight >= 0
+          ? byIds.get(idLeft * numTokens + idRight)
+          : byText.size > 0
+            ? byText.get(`${word.slice(left, left + lenLeft)}\0${word.slice(right, left + size)}`)
+            : undefined;
+      if (rank !== undefined) queue.push(-rank, left, right, size);
     };
     for (let i = 1; i < n; i++) tryAddBigram(i - 1, i);
 
-    for (let bigram = queue.pop(); bigram !== undefined; bigram = queue.pop()) {
-      const { left, right } = bigram;
+    while (queue.pop()) {
+      const left = queue.poppedLeft;
+      const right = queue.poppedRight;
       const lenLeft = len[left] as number;
       const lenRight = len[right] as number;
-      if (lenLeft === 0 || lenRight === 0 || lenLeft + lenRight !== bigram.size) continue; // stale
+      if (lenLeft === 0 || lenRight === 0 || lenLeft + lenRight !== queue.poppedSize) continue; // stale
       len[left] = lenLeft + lenRight;
       len[right] = 0;
+      symId[left] = tokenToId.get(word.slice(left, left + lenLeft + lenRight)) ?? -1;
       const after = next[right] as number;
       next[left] = after;
       if (after >= 0) prev[after] = left;

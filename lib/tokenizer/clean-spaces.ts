@@ -2,8 +2,12 @@
 // most byte-level BPE vocabularies): three passes that drop the space before ?!., , around a lone
 // apostrophe, and before 's 'm 're 've. Available both whole-string and as a stream.
 
+const NEEDS_CLEANING = / [?!.,']/;
+
 /** The three passes, byte-for-byte as llama.cpp (including its in-place quirks). */
 export function cleanSpaces(text: string): string {
+  // Every rule needs a space followed by one of ?!.,' (pass 1 never creates such a pair).
+  if (!NEEDS_CLEANING.test(text)) return text;
   // Pass 1: " ?", " !", " .", " ," -> drop the space.
   let src = Array.from(text);
   src = pass(src, (t, i, out) => {

@@ -97,7 +97,8 @@ export class GgufTokenizer implements Tokenizer {
   pieceBytes(id: number, skipSpecialTokens: boolean): Uint8Array {
     this.checkId(id);
     if (skipSpecialTokens && (this.vocab.attrs[id] as number) & SKIPPED_ATTRS) return EMPTY;
-    return this.vocab.pieces[id] as Uint8Array;
+    const { pieceData, pieceOffsets } = this.vocab;
+    return pieceData.subarray(pieceOffsets[id] as number, pieceOffsets[id + 1] as number);
   }
 
   decodeToken(id: number): string {

@@ -106,7 +106,7 @@ async function readArray(r: ChunkedReader, depth: number): Promise<unknown> {
   if (elemType === GgufType.STRING) {
     r.checkFits(count * 8, 'string array');
     const out: string[] = new Array<string>(count);
-    for (let i = 0; i < count; i++) out[i] = await r.string();
+    for (let i = 0; i < count; i++) out[i] = r.bufferedString() ?? (await r.string());
     return out;
   }
   if (elemType === GgufType.ARRAY) {
@@ -238,6 +238,16 @@ class ChunkedReader {
     this.pos += 8;
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.fail(`length ${v} is out of range`);
     return Number(v);
+  }
+
+  /** The next string if it is entirely in the buffer (no await per vocabulary entry), else null. */
+  bufferedString(): string | null {
+    const o = this.off();
+    if (this.available() < 8) return null;
+    const len = Number(this.buf.readBigUInt64LE(o));
+    if (this.available() < 8 + len) return null;
+    this.pos += 8 + len;
+    return this.buf.toString('utf8', o + 8, o + 8 + len);
   }
 
   async string(): Promise<string> {

@@ -32,7 +32,7 @@ function loadError(dir: string, message: string, cause?: unknown): KvserveError 
 async function readJson(dir: string, name: string, required: boolean): Promise<Json | null> {
   const path = join(dir, name);
   if (!existsSync(path)) {
-    if (required) throw loadError(dir, `${name} not found (an HF tokenizer needs tokenizer.json, tokenizer_config.json)`);
+    if (required) throw loadError(dir, `${name} not found`);
     return null;
   }
   try {

@@ -51,6 +51,16 @@ const PRE_QWEN2 = ['qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2'];
 /** Pre-tokenizer family of a byte-level BPE vocabulary. */
 export type BpePreType = 'default' | 'gpt2' | 'llama3' | 'qwen2';
 
+/**
+ * BPE merge ranks. Pairs of two tokens are keyed by `leftId * numTokens + rightId`, so the merge loop
+ * looks up numbers instead of building pair strings; the rare merges with a side that is not a token
+ * are keyed by `left + '\0' + right`. Equivalent to llama.cpp's map keyed by the string pair.
+ */
+export interface MergeRanks {
+  readonly byIds: ReadonlyMap<number, number>;
+  readonly byText: ReadonlyMap<string, number>;
+}
+
 export interface LlamaVocab {
   /** tokenizer.ggml.model: 'llama' = SentencePiece, 'gpt2' = byte-level BPE. */
   readonly model: 'llama' | 'gpt2';
@@ -60,8 +70,10 @@ export interface LlamaVocab {
   readonly scores: Float32Array | null;
   readonly attrs: Uint16Array;
   readonly tokenToId: ReadonlyMap<string, number>;
-  /** BPE merge ranks keyed by `left + '\0' + right`. */
-  readonly mergeRanks: ReadonlyMap<string, number>;
+  /** tokenizer.ggml.merges as stored ("left right"), for BPE vocabularies. */
+  readonly merges: readonly string[];
+  /** BPE merge ranks, see MergeRanks. */
+  readonly mergeRanks: MergeRanks;
   readonly bos: number | null;
   readonly eos: number | null;
   readonly eot: number | null;
@@ -75,8 +87,12 @@ export interface LlamaVocab {
   readonly eog: ReadonlySet<number>;
   /** Control, user-defined and unknown tokens, longest text first: the order input text is split in. */
   readonly specialTokenIds: readonly number[];
-  /** Output bytes of every token with special tokens rendered (llama.cpp token_to_piece(special=true)). */
-  readonly pieces: readonly Uint8Array[];
+  /**
+   * Output bytes of every token with special tokens rendered (llama.cpp token_to_piece(special =
+   * true)), packed: token i is pieceData[pieceOffsets[i] .. pieceOffsets[i + 1]).
+   */
+  readonly pieceData: Uint8Array;
+  readonly pieceOffsets: Uint32Array;
   readonly chatTemplate: string | null;
 }
 
@@ -147,7 +163,9 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
   let addBos = isSpm;
   let cleanSpaces = !isSpm;
   let ignoreMerges = false;
-  const mergeRanks = new Map<string, number>();
+  const byIds = new Map<number, number>();
+  const byText = new Map<string, number>();
+  let merges: string[] = [];
   if (!isSpm) {
     const pre = str('tokenizer.ggml.pre') ?? '';
     if (pre === '' || pre === 'default') preType = 'default';
@@ -165,14 +183,25 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
         `tokenizer.ggml.pre "${pre}" is not supported (supported: default, ${[...PRE_GPT2, ...PRE_LLAMA3, ...PRE_QWEN2].join(', ')})`,
       );
     }
-    const merges = meta.get('tokenizer.ggml.merges');
-    if (!Array.isArray(merges)) throw loadError(source, 'tokenizer.ggml.merges is missing or not a string array');
+    const rawMerges = meta.get('tokenizer.ggml.merges');
+    if (!Array.isArray(rawMerges)) throw loadError(source, 'tokenizer.ggml.merges is missing or not a string array');
+    merges = rawMerges as string[];
     merges.forEach((m: unknown, rank) => {
       if (typeof m !== 'string') throw loadError(source, 'tokenizer.ggml.merges must hold strings');
-      // Split at the first space after the first character, as llama.cpp does.
+      // Split at the first space after the first character, as llama.cpp does (no space: "" + "").
       const pos = m.indexOf(' ', 1);
-      const key = pos < 0 ? '\0' : `${m.slice(0, pos)}\0${m.slice(pos + 1)}`;
-      if (!mergeRanks.has(key)) mergeRanks.set(key, rank);
+      const left = pos < 0 ? '' : m.slice(0, pos);
+      const right = pos < 0 ? '' : m.slice(pos + 1);
+      const leftId = tokenToId.get(left);
+      const rightId = tokenToId.get(right);
+      // The first occurrence of a pair wins.
+      if (leftId !== undefined && rightId !== undefined) {
+        const key = leftId * numTokens + rightId;
+        if (!byIds.has(key)) byIds.set(key, rank);
+      } else {
+        const key = `${left}\0${right}`;
+        if (!byText.has(key)) byText.set(key, rank);
+      }
     });
   }
   const addSpacePrefix = bool('tokenizer.ggml.add_space_prefix') ?? isSpm;
@@ -196,14 +225,16 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
   let fimSep = specialId('tokenizer.ggml.fim_sep_token_id', null);
 
   // Auto-detected tokens are forced to CONTROL, as llama.cpp does (so they are skipped in output).
+  // With several candidates llama.cpp takes whichever its hash map yields first; we take the first
+  // in list order (e.g. <|im_end|> before <|endoftext|>), which only affects the reported eot id.
   const findByText = (texts: readonly string[]): number | null => {
-    let best: number | null = null;
     for (const text of texts) {
       const id = tokenToId.get(text);
-      if (id !== undefined && (best === null || id < best)) best = id;
+      if (id === undefined) continue;
+      attrs[id] = (attrs[id] as number) | TokenAttr.CONTROL;
+      return id;
     }
-    if (best !== null) attrs[best] = (attrs[best] as number) | TokenAttr.CONTROL;
-    return best;
+    return null;
   };
   eot ??= findByText(EOT_TEXTS);
   eom ??= findByText(['<|eom_id|>']);
@@ -222,12 +253,12 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
   for (const id of [eos, eot, eom]) if (id !== null) eog.add(id);
 
   const specialMask = TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN;
-  const byteLength = tokens.map((t) => Buffer.byteLength(t));
   const specialTokenIds: number[] = [];
   for (let id = 0; id < numTokens; id++) if ((attrs[id] as number) & specialMask) specialTokenIds.push(id);
-  specialTokenIds.sort((a, b) => (byteLength[b] as number) - (byteLength[a] as number) || a - b);
+  const byteLength = new Map(specialTokenIds.map((id) => [id, Buffer.byteLength(tokens[id] as string)]));
+  specialTokenIds.sort((a, b) => (byteLength.get(b) as number) - (byteLength.get(a) as number) || a - b);
 
-  const pieces = tokens.map((text, id) => tokenPiece(text, attrs[id] as number, isSpm));
+  const { pieceData, pieceOffsets } = buildPieces(tokens, attrs, isSpm);
 
   const template = meta.get('tokenizer.chat_template');
   return {
@@ -237,7 +268,8 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
     scores,
     attrs,
     tokenToId,
-    mergeRanks,
+    merges,
+    mergeRanks: { byIds, byText },
     bos,
     eos,
     eot,
@@ -249,33 +281,46 @@ export function buildLlamaVocab(meta: ReadonlyMap<string, unknown>, source: stri
     ignoreMerges,
     eog,
     specialTokenIds,
-    pieces,
+    pieceData,
+    pieceOffsets,
     chatTemplate: typeof template === 'string' ? template : null,
   };
 }
 
-const utf8 = new TextEncoder();
-const EMPTY = new Uint8Array(0);
-
-/** llama.cpp token_to_piece(special = true) for one token. */
-function tokenPiece(text: string, attr: number, isSpm: boolean): Uint8Array {
-  if (attr & (TokenAttr.UNKNOWN | TokenAttr.CONTROL | TokenAttr.USER_DEFINED)) return utf8.encode(text);
-  if (attr & TokenAttr.NORMAL) return isSpm ? utf8.encode(text.replaceAll('\u2581', ' ')) : byteDecode(text);
-  if (attr & TokenAttr.BYTE) return Uint8Array.of(parseInt(text.slice(3, 5), 16) || 0);
-  return EMPTY; // unused / undefined tokens print nothing
-}
-
-/** Byte-level BPE token text -> bytes. Unmapped characters print as llama.cpp's "[UNK_BYTE_0x..]" marker. */
-function byteDecode(text: string): Uint8Array {
-  const out: number[] = [];
-  for (const ch of text) {
-    const b = UNICODE_TO_BYTE.get(ch.codePointAt(0) as number);
-    if (b !== undefined) {
-      out.push(b);
-      continue;
-    }
-    const hex = Array.from(utf8.encode(ch), (x) => x.toString(16).padStart(2, '0')).join('');
-    out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${text}]`));
-  }
-  return Uint8Array.from(out);
+/**
+ * llama.cpp token_to_piece(special = true) for every token, packed into one buffer (one allocation
+ * instead of one per token: vocabularies have 10^4..10^5 entries).
+ */
+function buildPieces(tokens: readonly string[], attrs: Uint16Array, isSpm: boolean): { pieceData: Uint8Array; pieceOffsets: Uint32Array } {
+  let capacity = 16;
+  for (const t of tokens) capacity += t.length * 3;
+  let data = Buffer.allocUnsafe(capacity);
+  const offsets = new Uint32Array(tokens.length + 1);
+  let at = 0;
+  const writeText = (text: string): void => {
+    at += data.write(text, at, 'utf8');
+  };
+  tokens.forEach((text, id) => {
+    const attr = attrs[id] as number;
+    if (attr & (TokenAttr.UNKNOWN | TokenAttr.CONTROL | TokenAttr.USER_DEFINED)) writeText(text);
+    else if (attr & TokenAttr.NORMAL) {
+      if (isSpm) writeText(text.replaceAll('\u2581', ' '));
+      else {
+        // Byte-level BPE text -> bytes; unmapped characters print as llama.cpp's "[UNK_BYTE_0x..]".
+        for (const ch of text) {
+          const b = UNICODE_TO_BYTE.get(ch.codePointAt(0) as number);
+          if (b !== undefined) {
+            data[at++] = b;
+            continue;
+          }
+          const marker = `[UNK_BYTE_0x${Buffer.from(ch, 'utf8').toString('hex')}${text}]`;
+          if (at + marker.length * 3 > data.length) data = Buffer.concat([data, Buffer.alloc(marker.length * 3 + capacity)]);
+          writeText(marker);
+        }
+      }
+    } else if (attr & TokenAttr.BYTE) data[at++] = parseInt(text.slice(3, 5), 16) || 0;
+    // unused / undefined tokens print nothing
+    offsets[id + 1] = at;
+  });
+  return { pieceData: new Uint8Array(data.buffer, data.byteOffset, at), pieceOffsets: offsets };
 }

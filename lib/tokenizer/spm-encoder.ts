@@ -4,17 +4,7 @@
 // tokens fall back to <0xXX> byte tokens.
 import { invalidArgument } from '../errors.js';
 import type { LlamaVocab } from './llama-vocab.js';
-import { PriorityQueue } from './priority-queue.js';
-
-interface Bigram {
-  score: number;
-  left: number;
-  right: number;
-  /** Combined length when queued; a different current length means the pair is stale. */
-  size: number;
-}
-
-const bigramBefore = (a: Bigram, b: Bigram): boolean => a.score > b.score || (a.score === b.score && a.left < b.left);
+import { BigramQueue } from './bigram-queue.js';
 const utf8 = new TextEncoder();
 
 export class SpmEncoder {
@@ -52,22 +42,23 @@ export class SpmEncoder {
       off += n;
     }
 
-    const queue = new PriorityQueue<Bigram>(bigramBefore);
+    // Queued pairs remember their combined length: a different current length means a side merged since.
+    const queue = new BigramQueue();
     const tryAddBigram = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
       const size = (len[left] as number) + (len[right] as number);
       const s = start[left] as number;
       const id = tokenToId.get(text.slice(s, s + size));
-      if (id === undefined) return;
-      queue.push({ score: scores ? (scores[id] as number) : 0, left, right, size });
+      if (id !== undefined) queue.push(scores ? (scores[id] as number) : 0, left, right, size);
     };
     for (let i = 1; i < numSymbols; i++) tryAddBigram(i - 1, i);
 
-    for (let bigram = queue.pop(); bigram !== undefined; bigram = queue.pop()) {
-      const { left, right } = bigram;
+    while (queue.pop()) {
+      const left = queue.poppedLeft;
+      const right = queue.poppedRight;
       const lenLeft = len[left] as number;
       const lenRight = len[right] as number;
-      if (lenLeft === 0 || lenRight === 0 || lenLeft + lenRight !== bigram.size) continue;
+      if (lenLeft === 0 || lenRight === 0 || lenLeft + lenRight !== queue.poppedSize) continue;
       // Merge the right symbol into the left one and unlink it.
       len[left] = lenLeft + lenRight;
       len[right] = 0;

@@ -3,6 +3,7 @@
 #include "model_config_parse.h"
 #include "napi_util.h"
 #include "step_input_parse.h"
+#include "sampling_input.h"
 #include "step_worker.h"
 
 namespace kv::napi {
@@ -41,7 +42,7 @@ Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) throw TypeError(env, "Model.step: expected a step input object");
   const LlamaConfig& c = model_->config();
   StepInput input = parse_step_input(info[0].As<Napi::Object>(), {c.vocab_size, cache_->num_blocks(), cache_->block_size()});
-  SamplingInput sampling;
+  SamplingInput sampling = parse_sampling_input(info[0].As<Napi::Object>().Get("sampling"), input.num_logits(), c.vocab_size);
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true)) {
     throw Napi::Error::New(env, "Model.step: a step is already running (steps must be awaited one at a time)");

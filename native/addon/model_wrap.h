@@ -8,6 +8,7 @@
 
 #include "core/isa.h"
 #include "core/kv_cache.h"
+#include "core/scratch.h"
 #include "core/thread_pool.h"
 #include "models/llama.h"
 
@@ -23,6 +24,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   ThreadPool& pool() { return *pool_; }
   Isa isa() const { return isa_; }
   std::atomic<bool>& busy() { return busy_; }
+  Scratch& sample_scratch() { return sample_scratch_; }
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
@@ -34,6 +36,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::unique_ptr<ThreadPool> pool_;
   Isa isa_ = Isa::Portable;
   std::atomic<bool> busy_{false};
+  Scratch sample_scratch_;
   bool closed_ = false;
 };
 

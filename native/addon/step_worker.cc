@@ -4,8 +4,19 @@
 
 #include "model_wrap.h"
 #include "ops/argmax/argmax.h"
+#include "ops/sample/sample.h"
 
 namespace kv::napi {
+
+namespace {
+
+Napi::Float32Array to_float32(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+}  // namespace
 
 StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, StepInput input, SamplingInput sampling)
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(model),
@@ -19,7 +30,21 @@ void StepWorker::Execute() {
     m.forward(input_, cache, model_->pool(), model_->isa(), output_);
     const int64_t rows = input_.num_logits(), vocab = m.config().vocab_size;
     sampled_.token_ids.resize(rows);
-    if (rows > 0) KV_CPU_DISPATCH(model_->isa(), argmax_rows_cpu, sampled_.token_ids.data(), output_.logits.data(), rows, vocab);
+    if (rows == 0) return;
+    if (!sampling_.present) {
+      KV_CPU_DISPATCH(model_->isa(), argmax_rows_cpu, sampled_.token_ids.data(), output_.logits.data(), rows, vocab);
+      return;
+    }
+    // Sampling modifies logits in place; keep the raw ones when the caller asked for them.
+    if (input_.return_logits) raw_logits_ = output_.logits;
+    const int32_t k = sampling_.max_logprobs;
+    sampled_.logprobs.resize(rows);
+    sampled_.top_ids.resize(rows * k);
+    sampled_.top_logprobs.resize(rows * k);
+    KV_CPU_DISPATCH(model_->isa(), sample_cpu, sampled_.token_ids.data(), sampled_.logprobs.data(),
+                    k > 0 ? sampled_.top_ids.data() : nullptr, k > 0 ? sampled_.top_logprobs.data() : nullptr, k,
+                    output_.logits.data(), rows, vocab, sampling_.params.data(), sampling_.history.data(),
+                    sampling_.bias_token_ids.data(), sampling_.bias_values.data(), model_->pool(), model_->sample_scratch());
   } catch (const std::exception& e) {
     SetError(std::string("step failed: ") + e.what());
   }
@@ -34,9 +59,17 @@ void StepWorker::OnOK() {
   if (rows) std::memcpy(ids.Data(), sampled_.token_ids.data(), rows * sizeof(int32_t));
   result.Set("tokenIds", ids);
   if (input_.return_logits) {
-    Napi::Float32Array logits = Napi::Float32Array::New(env, output_.logits.size());
-    if (!output_.logits.empty()) std::memcpy(logits.Data(), output_.logits.data(), output_.logits.size() * sizeof(float));
-    result.Set("logits", logits);
+    const std::vector<float>& raw = sampling_.present ? raw_logits_ : output_.logits;
+    result.Set("logits", to_float32(env, raw));
+  }
+  if (sampling_.present) {
+    result.Set("logprobs", to_float32(env, sampled_.logprobs));
+    if (sampling_.max_logprobs > 0) {
+      Napi::Int32Array top = Napi::Int32Array::New(env, sampled_.top_ids.size());
+      if (!sampled_.top_ids.empty()) std::memcpy(top.Data(), sampled_.top_ids.data(), sampled_.top_ids.size() * sizeof(int32_t));
+      result.Set("topIds", top);
+      result.Set("topLogprobs", to_float32(env, sampled_.top_logprobs));
+    }
   }
   deferred_.Resolve(result);
 }

@@ -27,6 +27,7 @@ class StepWorker : public Napi::AsyncWorker {
   SamplingInput sampling_;
   StepOutput output_;
   SamplingOutput sampled_;
+  std::vector<float> raw_logits_;
 };
 
 }  // namespace kv::napi

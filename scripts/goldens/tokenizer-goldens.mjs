@@ -8,7 +8,9 @@
 //
 // llama.cpp aborts the process on some inputs (a character with neither a token nor a byte token),
 // so each vocabulary runs in a child process that is restarted after the failing text; the golden
-// records the failure instead of ids.
+// records the failure instead of ids. TinyStories-656K (no byte tokens) aborts on most texts, which
+// makes a full run take ~10 minutes; pass model names to regenerate only some goldens.
+// The text set lives in test/goldens/tokenizer/text-set.ts (tests check the goldens match it).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -302,9 +302,14 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
     }
   }
   const RowsJob job{out, &acts, &w, bias};
+  // Below ~256K multiply-adds (~10 us) waking a second thread costs more than it saves.
+  if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
+    run_rows(job, 0, n);
+    return;
+  }
+  // Chunks of >= ~64K multiply-adds, claimed dynamically, so threads finish together.
   const int64_t units = (n + kRowUnit - 1) / kRowUnit;
-  // Enough multiply-adds per chunk (>= ~256K) that scheduling costs little next to the work.
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 18) / std::max<int64_t>(1, kRowUnit * m * k));
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kRowUnit * m * k));
   pool.parallel_for(units, grain, [&job, n](int64_t u0, int64_t u1, int) {
     run_rows(job, u0 * kRowUnit, std::min(n, u1 * kRowUnit));
   });

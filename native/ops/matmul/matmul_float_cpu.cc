@@ -66,16 +66,19 @@ __m512 load_w_tail(const uint8_t* row, int64_t k, __mmask16 mask) {
   }
 }
 
-// out[c * ldo + r] = dot(W[r], a[c]) (+ bias[r]) for r < R, c < C.
+// out[c * ldo + r] = dot(W[r], a[c]) (+ bias[r]) for r < R, c < C. Small tiles (decode) use U
+// independent accumulator sets so the FMA latency chain does not bound a single stream.
 template <DType T, int R, int C>
 void tile(float* out, int64_t ldo, const float* a, int64_t K, const uint8_t* w, int64_t wstride, const float* bias) {
-  __m512 acc[R][C];
+  constexpr int U = R * C == 1 ? 4 : R * C < 4 ? 2 : 1;
+  __m512 acc[U][R][C];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
+  for (int u = 0; u < U; ++u)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_setzero_ps();
+  const auto step = [&](int64_t k, int u) __attribute__((always_inline)) {
     __m512 wv[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) wv[r] = load_w<T>(w + r * wstride, k);
@@ -83,9 +86,20 @@ void tile(float* out, int64_t ldo, const float* a, int64_t K, const uint8_t* w, 
     for (int c = 0; c < C; ++c) {
       const __m512 av = _mm512_loadu_ps(a + c * K + k);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
+      for (int r = 0; r < R; ++r) acc[u][r][c] = _mm512_fmadd_ps(wv[r], av, acc[u][r][c]);
     }
-  }
+  };
+  int64_t k = 0;
+  for (; k + 16 * U <= K; k += 16 * U)
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) step(k + 16 * u, u);
+  for (; k + 16 <= K; k += 16) step(k, 0);
+#pragma GCC unroll 4
+  for (int u = 1; u < U; ++u)
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
   if (k < K) {  // masked tail: K need not be a multiple of 16
     const __mmask16 mask = static_cast<__mmask16>((1u << (K - k)) - 1);
     __m512 wv[R];
@@ -95,14 +109,14 @@ void tile(float* out, int64_t ldo, const float* a, int64_t K, const uint8_t* w, 
     for (int c = 0; c < C; ++c) {
       const __m512 av = _mm512_maskz_loadu_ps(mask, a + c * K + k);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
+      for (int r = 0; r < R; ++r) acc[0][r][c] = _mm512_fmadd_ps(wv[r], av, acc[0][r][c]);
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     const float b = bias ? bias[r] : 0.f;
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) out[c * ldo + r] = hsum(acc[r][c]) + b;
+    for (int c = 0; c < C; ++c) out[c * ldo + r] = hsum(acc[0][r][c]) + b;
   }
 }
 
@@ -131,13 +145,15 @@ float hsum(__m256 v) {
 
 template <DType T, int R, int C>
 void tile(float* out, int64_t ldo, const float* a, int64_t K, const uint8_t* w, int64_t wstride, const float* bias) {
-  __m256 acc[R][C];
+  constexpr int U = R * C == 1 ? 4 : R * C < 4 ? 2 : 1;  // independent accumulator sets, as for AVX-512
+  __m256 acc[U][R][C];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
+  for (int u = 0; u < U; ++u)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[u][r][c] = _mm256_setzero_ps();
+  const auto step = [&](int64_t k, int u) __attribute__((always_inline)) {
     __m256 wv[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) wv[r] = load_w<T>(w + r * wstride, k);
@@ -145,15 +161,23 @@ void tile(float* out, int64_t ldo, const float* a, int64_t K, const uint8_t* w, 
     for (int c = 0; c < C; ++c) {
       const __m256 av = _mm256_loadu_ps(a + c * K + k);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], av, acc[r][c]);
+      for (int r = 0; r < R; ++r) acc[u][r][c] = _mm256_fmadd_ps(wv[r], av, acc[u][r][c]);
     }
-  }
+  };
+  int64_t k = 0;
+  for (; k + 8 * U <= K; k += 8 * U)
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) step(k + 8 * u, u);
+  for (; k + 8 <= K; k += 8) step(k, 0);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     const float b = bias ? bias[r] : 0.f;
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
-      float s = hsum(acc[r][c]);
+      __m256 sum = acc[0][r][c];
+#pragma GCC unroll 4
+      for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][r][c]);
+      float s = hsum(sum);
       for (int64_t t = k; t < K; ++t) s += weight_at<T>(w + r * wstride, t) * a[c * K + t];  // K % 8 tail
       out[c * ldo + r] = s + b;
     }
@@ -182,7 +206,10 @@ void row_tile_all_cols(float* out, const MatmulActs& a, const WeightView& w, con
 template <DType T>
 void rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t r0, int64_t r1) {
   int64_t r = r0;
-  for (; r + kTileR <= r1; r += kTileR) row_tile_all_cols<T, kTileR>(out, a, w, bias, r);
+  // Few rows of x (decode) are memory bound: one weight row at a time streams from DRAM much faster
+  // than R interleaved rows (measured 19 vs 13 GB/s for f32, 30 vs 10 for f16, on Zen 5).
+  if (a.m >= 4)
+    for (; r + kTileR <= r1; r += kTileR) row_tile_all_cols<T, kTileR>(out, a, w, bias, r);
   for (; r < r1; ++r) row_tile_all_cols<T, 1>(out, a, w, bias, r);
 }
 

@@ -52,6 +52,22 @@ __m256i block_quants(const uint8_t* blk) {
 
 #if KV_ISA == KV_ISA_AVX512
 
+// The 64 signed weights of blocks b and b + 1 (blk points at block b), in element order.
+template <DType T>
+__m512i pair_quants(const uint8_t* blk) {
+  if constexpr (T == DType::Q8_0) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(block_quants<T>(blk)), block_quants<T>(blk + block_bytes<T>()), 1);
+  } else {
+    // 128-bit lanes [qs0, qs0, qs1, qs1]; odd lanes take the high nibbles (elements 16..31 of a block)
+    const __m256i x = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + block_bytes<T>() + 2)), 1);
+    __m512i z = _mm512_castsi256_si512(x);
+    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0));
+    z = _mm512_mask_srli_epi16(z, 0xff00ff00u, z, 4);
+    return _mm512_sub_epi8(_mm512_and_si512(z, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(8));
+  }
+}
 
 // Horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its own header).
 float hsum(__m512 v) {
@@ -69,19 +85,27 @@ float hsum(__m512 v) {
 template <DType T, int R, int C, bool kOne>
 __attribute__((always_inline)) inline void step(__m512 (&acc)[R][C], const uint8_t* w, int64_t wstride, int64_t b,
                                                 const int8_t* aq, const float* ad, int64_t k, int64_t nb) {
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   __m512i wq[R], base[R];
   __m512 dw[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     const uint8_t* blk = w + r * wstride + b * block_bytes<T>();
-    const __m256i q1 = kOne ? _mm256_setzero_si256() : block_quants<T>(blk + block_bytes<T>());
-    wq[r] = _mm512_inserti64x4(_mm512_castsi256_si512(block_quants<T>(blk)), q1, 1);
+    if constexpr (kOne) {
+      wq[r] = _mm512_zextsi256_si512(block_quants<T>(blk));
+      dw[r] = _mm512_zextps256_ps512(_mm256_set1_ps(block_scale<T>(blk)));
+    } else {
+      wq[r] = pair_quants<T>(blk);
+      // both fp16 scales converted at once, then spread to the lanes of their block
+      uint16_t d0, d1;
+      std::memcpy(&d0, blk, 2);
+      std::memcpy(&d1, blk + block_bytes<T>(), 2);
+      const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (uint32_t(d1) << 16))));
+      dw[r] = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(d));
+    }
     base[r] = _mm512_sub_epi32(_mm512_setzero_si512(),
                                _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(char(0x80)), wq[r]));
-    const float d1 = kOne ? 0.f : block_scale<T>(blk + block_bytes<T>());
-    dw[r] = _mm512_insertf32x8(_mm512_set1_ps(block_scale<T>(blk)), _mm256_set1_ps(d1), 1);
   }
-  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     const int8_t* ap = aq + c * k + b * kQK8_0;
@@ -242,10 +266,14 @@ void rows(float* out, const MatmulActs& a, const WeightView& w, const float* bia
 
 template <DType T>
 void rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t r0, int64_t r1) {
+  // Few rows of x (decode) are memory bound: one weight row at a time streams from DRAM much faster
+  // than R interleaved rows (measured 24 vs 7 GB/s for Q8_0 on Zen 5). Many rows: a register tile.
+  if (a.m < 4) {
+    rows<T, 1, 4>(out, a, w, bias, r0, r1);
+    return;
+  }
 #if KV_ISA == KV_ISA_AVX512
-  // Few rows of x (decode): more weight rows per tile keep more loads in flight. Many: wider x tiles.
-  if (a.m < 4) rows<T, 4, 4>(out, a, w, bias, r0, r1);
-  else rows<T, 2, 6>(out, a, w, bias, r0, r1);
+  rows<T, 2, 6>(out, a, w, bias, r0, r1);
 #else
   rows<T, kTileR, kTileC>(out, a, w, bias, r0, r1);
 #endif

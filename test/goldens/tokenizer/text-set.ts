@@ -77,6 +77,10 @@ export const FIXED_TEXTS: readonly string[] = [
   '                                                                ',
   'The quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX!',
   'Lily and Ben were friends. They liked to play in the garden.',
+  'She had a toy car that she loved very much.',
+  'One day, she went to the park to play with her toy car in the park.',
+  'The sun was shining and the birds were singing. They played together all day.',
+  'He said, "Thank you, Mom!" The end.',
   'little',
   'supercalifragilisticexpialidocious antidisestablishmentarianism',
 ];

@@ -35,13 +35,21 @@ function readGolden(name: string): Golden {
   return JSON.parse(readFileSync(join(goldenDir, `${name}.json`), 'utf8')) as Golden;
 }
 
+const loaded = new Map<string, Promise<GgufTokenizer>>();
+
 /** The vocabulary the golden was made from: the shared file with the golden's metadata overrides. */
-export async function goldenTokenizer(t: TestContext, spec: GoldenModel): Promise<GgufTokenizer | null> {
+async function goldenTokenizer(t: TestContext, spec: GoldenModel): Promise<GgufTokenizer | null> {
   const path = modelPath(t, spec.file);
   if (path === null) return null;
-  const meta = await readGgufTokenizerMetadata(path);
-  for (const [key, v] of Object.entries(spec.overrides ?? {})) meta.set(key, v.value);
-  return new GgufTokenizer(buildLlamaVocab(meta, path));
+  let tok = loaded.get(spec.name);
+  if (!tok) {
+    tok = readGgufTokenizerMetadata(path).then((meta) => {
+      for (const [key, v] of Object.entries(spec.overrides ?? {})) meta.set(key, v.value);
+      return new GgufTokenizer(buildLlamaVocab(meta, path));
+    });
+    loaded.set(spec.name, tok);
+  }
+  return tok;
 }
 
 /** Fails with the first few mismatches, each naming its text. */
