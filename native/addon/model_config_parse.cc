@@ -73,16 +73,17 @@ ModelDescription parse_model_description(const Napi::Object& desc) {
     Napi::Value shape_v = t.Get("shape");
     if (!shape_v.IsArray()) throw TypeError(env, "tensors[" + std::to_string(i) + "].shape: expected an array");
     Napi::Array shape_a = shape_v.As<Napi::Array>();
-    std::vector<int64_t> shape;
+    std::vector<double> numbers;
     for (uint32_t j = 0; j < shape_a.Length(); ++j) {
       Napi::Value s = shape_a.Get(j);
       if (!s.IsNumber()) throw TypeError(env, "tensor shape: expected numbers");
-      shape.push_back(static_cast<int64_t>(s.As<Napi::Number>().DoubleValue()));
+      numbers.push_back(s.As<Napi::Number>().DoubleValue());
     }
     const int64_t file_index = get_int(t, "tensor", "fileIndex", 0, 1 << 20);
     const int64_t offset = get_int(t, "tensor", "offset", 0, int64_t(1) << 52);
     const int64_t length = get_int(t, "tensor", "byteLength", 0, int64_t(1) << 52);
     try {
+      const std::vector<int64_t> shape = tensor_dims(name.As<Napi::String>().Utf8Value(), numbers);
       out.weights->add(name.As<Napi::String>().Utf8Value(), static_cast<DType>(dtype), shape,
                        static_cast<int32_t>(file_index), static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
     } catch (const std::exception& e) {

@@ -1,0 +1,147 @@
+// The HTTP layer's own defences, below the routes: how long a client may take to send its request
+// (slow or stalled clients get 408 instead of holding a connection forever), how large its headers may
+// be (431), that a body is valid UTF-8 JSON (400), and an error body in the caller's protocol even for
+// requests node's HTTP parser rejects before fastify sees them (bad request lines, bad header bytes,
+// header overflow, timeouts): the route is taken from the request line when there is one.
+import type { Socket } from 'node:net';
+import type { FastifyRequest } from 'fastify';
+import { protocolOf, renderError } from './error-render.js';
+import { HttpError } from './http-error.js';
+
+/** Time a client gets to send its whole request (headers and body) before it is answered 408. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Largest request head (request line and headers) in bytes; node's default. Larger gets 431. */
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  maxHeaderSize: number;
+}
+
+/** Fastify options that set the limits on the HTTP server it creates (a timeout of 0 disables it). */
+export function httpServerOptions(limits: HttpLimits): { requestTimeout: number; http: { maxHeaderSize: number; requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } } {
+  const timeout = limits.requestTimeoutMs;
+  return {
+    requestTimeout: timeout,
+    http: {
+      maxHeaderSize: limits.maxHeaderSize,
+      requestTimeout: timeout,
+      headersTimeout: Math.min(60_000, timeout),
+      // Node checks for expired requests on this interval (30 s by default): a fraction of the timeout
+      // keeps the 408 close to the deadline.
+      connectionsCheckingInterval: timeout > 0 ? Math.max(50, Math.min(30_000, Math.floor(timeout / 4))) : 30_000,
+    },
+  };
+}
+
+const REQUEST_LINE = /^[A-Z]{1,16} (\S{1,8192}) HTTP\/\d/;
+
+/** The path of a request from the start of its raw bytes, when they hold a request line. */
+export function requestLinePath(raw: Buffer | undefined): string | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const m = REQUEST_LINE.exec(raw.subarray(0, 8300).toString('latin1'));
+  return m?.[1];
+}
+
+/** Node's clientError (fastify types rawPacket loosely; node passes the Buffer being parsed). */
+interface ClientError extends Error {
+  code?: string;
+  rawPacket?: unknown;
+}
+
+/**
+ * Handles node's 'clientError' (the request never reached a route, or its body never arrived in
+ * time): answers 400, 408 or 431 with an error body in the protocol of the path, then closes.
+ */
+export function createClientErrorHandler(pathOf: (socket: Socket) => string | undefined): (error: ClientError, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE' || socket.destroyed) return;
+    // A response already started on this connection: bytes now would corrupt it; just close.
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    let httpError: HttpError;
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      httpError = new HttpError(408, 'request_timeout', 'The request was not received in time: send the whole request (headers and body) without stalling');
+    } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+      httpError = new HttpError(431, 'headers_too_large', 'Request header fields are larger than the server accepts');
+    } else {
+      httpError = new HttpError(400, 'malformed_http', `Malformed HTTP request (${error.code ?? error.message})`);
+    }
+    const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined;
+    const path = pathOf(socket) ?? requestLinePath(raw) ?? '/';
+    const rendered = renderError(httpError, protocolOf(path));
+    const body = JSON.stringify(rendered.body);
+    const extra = Object.entries(rendered.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.end(
+      `HTTP/1.1 ${rendered.statusCode} ${httpStatusText(rendered.statusCode)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+    );
+    socket.destroySoon();
+  };
+}
+
+function httpStatusText(status: number): string {
+  return ({ 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' } as Record<number, string>)[status] ?? 'Error';
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Body parser for every content type: the body must be UTF-8 (RFC 8259) and JSON. Invalid UTF-8 is a
+ * 400 naming the byte offset, never text silently repaired with U+FFFD.
+ */
+export function strictJsonBodyParser(parseJson: (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void) {
+  return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    let text: string;
+    try {
+      text = decoder.decode(body);
+    } catch {
+      done(new HttpError(400, 'invalid_request', `body: expected UTF-8 encoded JSON, got invalid UTF-8 at byte ${firstInvalidUtf8(body)}`, { param: 'body' }));
+      return;
+    }
+    parseJson(request, text, done);
+  };
+}
+
+/** Offset of the first byte that breaks UTF-8 decoding. */
+export function firstInvalidUtf8(bytes: Buffer): number {
+  let lo = 0;
+  let hi = bytes.length;
+  // Binary search on the longest valid prefix (a prefix may end inside a character: allow 3 bytes).
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (validPrefix(bytes.subarray(0, mid))) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function validPrefix(bytes: Buffer): boolean {
+  for (let cut = 0; cut <= 3 && cut <= bytes.length; cut++) {
+    try {
+      decoder.decode(bytes.subarray(0, bytes.length - cut));
+      return true;
+    } catch {
+      // try a shorter prefix
+    }
+  }
+  return false;
+}
+
+/** Each connection's current request path (for errors raised after the route is known, e.g. 408). */
+export class RequestPaths {
+  private readonly paths = new WeakMap<Socket, string>();
+
+  /** Install as an onRequest hook: it runs once the request head is parsed, before the body. */
+  record(request: FastifyRequest): void {
+    const socket = request.raw.socket;
+    if (socket) this.paths.set(socket, request.url);
+  }
+
+  pathOf(socket: Socket): string | undefined {
+    return this.paths.get(socket);
+  }
+}
