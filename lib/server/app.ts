@@ -11,7 +11,7 @@ import { createCorsHook } from './cors.js';
 import { protocolOf, renderError } from './error-render.js';
 import { drainingError } from './generation.js';
 import { HttpError, toHttpError } from './http-error.js';
-import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, RequestPaths, createClientErrorHandler, httpServerOptions, strictJsonBodyParser } from './http-limits.js';
+import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, RequestPaths, createClientErrorHandler, frameworkErrorHandler, httpServerOptions, strictJsonBodyParser } from './http-limits.js';
 import { Lifecycle, type DrainResult } from './lifecycle.js';
 import { ServerMetrics } from './metrics.js';
 import { registerKserve } from './routes/kserve/routes.js';
@@ -19,6 +19,7 @@ import { registerChat } from './routes/openai/chat.js';
 import { registerCompletions } from './routes/openai/completions.js';
 import { registerModels } from './routes/openai/models.js';
 import { registerTgi } from './routes/tgi/routes.js';
+import { withPromptGuard } from './prompt-guard.js';
 import type { ServingEngine } from './serving-engine.js';
 import { schemaErrorToHttp, type SchemaError } from './validation.js';
 
@@ -84,6 +85,7 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
       maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
     }),
     clientErrorHandler: createClientErrorHandler((socket) => requestPaths.pathOf(socket)),
+    frameworkErrors: frameworkErrorHandler,
     // Requests are logged once, on completion, by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
@@ -99,7 +101,7 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
   const lifecycle = new Lifecycle();
   const metrics = new ServerMetrics(engine, servedModelNames[0] ?? engine.modelName, { processMetrics: options.processMetrics ?? true });
   const ctx: ServerContext = {
-    engine,
+    engine: withPromptGuard(engine),
     metrics,
     lifecycle,
     servedModelNames,

@@ -4,7 +4,7 @@
 // requests node's HTTP parser rejects before fastify sees them (bad request lines, bad header bytes,
 // header overflow, timeouts): the route is taken from the request line when there is one.
 import type { Socket } from 'node:net';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { protocolOf, renderError } from './error-render.js';
 import { HttpError } from './http-error.js';
 
@@ -34,7 +34,7 @@ export function httpServerOptions(limits: HttpLimits): { requestTimeout: number;
   };
 }
 
-const REQUEST_LINE = /^[A-Z]{1,16} (\S{1,8192}) HTTP\/\d/;
+const REQUEST_LINE = /^[A-Z]{1,16} ([\x21-\x7e]{1,8192}) HTTP\/\d/;
 
 /** The path of a request from the start of its raw bytes, when they hold a request line. */
 export function requestLinePath(raw: Buffer | undefined): string | undefined {
@@ -71,8 +71,9 @@ export function createClientErrorHandler(pathOf: (socket: Socket) => string | un
       httpError = new HttpError(400, 'malformed_http', `Malformed HTTP request (${error.code ?? error.message})`);
     }
     const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined;
-    const path = pathOf(socket) ?? requestLinePath(raw) ?? '/';
-    const rendered = renderError(httpError, protocolOf(path));
+    // Without a request line the route is unknown: OpenAI's shape, the API most clients speak.
+    const path = pathOf(socket) ?? requestLinePath(raw);
+    const rendered = renderError(httpError, path === undefined ? 'openai' : protocolOf(path));
     const body = JSON.stringify(rendered.body);
     const extra = Object.entries(rendered.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     socket.end(
@@ -89,9 +90,33 @@ function httpStatusText(status: number): string {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** Deepest JSON nesting accepted: requests nest a few levels; parsing megabytes of brackets takes seconds. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Byte offset where the nesting first exceeds `max` levels, or -1 (strings are skipped; validity is JSON.parse's job). */
+export function jsonDepthExceeded(bytes: Uint8Array, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
 /**
- * Body parser for every content type: the body must be UTF-8 (RFC 8259) and JSON. Invalid UTF-8 is a
- * 400 naming the byte offset, never text silently repaired with U+FFFD.
+ * Body parser for every content type: the body must be UTF-8 (RFC 8259) JSON nested at most
+ * MAX_JSON_DEPTH levels. Invalid UTF-8 is a 400 naming the byte offset, never text silently repaired
+ * with U+FFFD.
  */
 export function strictJsonBodyParser(parseJson: (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void) {
   return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
@@ -100,6 +125,11 @@ export function strictJsonBodyParser(parseJson: (request: FastifyRequest, body: 
       text = decoder.decode(body);
     } catch {
       done(new HttpError(400, 'invalid_request', `body: expected UTF-8 encoded JSON, got invalid UTF-8 at byte ${firstInvalidUtf8(body)}`, { param: 'body' }));
+      return;
+    }
+    const deep = jsonDepthExceeded(body, MAX_JSON_DEPTH);
+    if (deep >= 0) {
+      done(new HttpError(400, 'invalid_request', `body: expected JSON nested at most ${MAX_JSON_DEPTH} levels deep, got deeper nesting at byte ${deep}`, { param: 'body' }));
       return;
     }
     parseJson(request, text, done);
@@ -129,6 +159,20 @@ function validPrefix(bytes: Buffer): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Fastify's router rejects some URLs before any hook or error handler runs (an invalid percent
+ * encoding: 400; a path parameter longer than maxParamLength: 414); this answers them in the
+ * protocol of the path instead of fastify's own body.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? 'A path parameter (such as the model name) is longer than the server accepts'
+    : `Malformed URL (${error.message})`;
+  const rendered = renderError(new HttpError(status, 'malformed_http', message), protocolOf(request.url));
+  void reply.code(rendered.statusCode).headers(rendered.headers).send(rendered.body);
 }
 
 /** Each connection's current request path (for errors raised after the route is known, e.g. 408). */
