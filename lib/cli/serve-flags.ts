@@ -9,7 +9,9 @@ import { parseByteSize } from './parse-size.js';
 
 export const SERVE_HELP = `usage: kvserve serve <model> [options]
 
-<model> is a GGUF file or a Hugging Face model directory (or give it with --model).
+<model> is a GGUF file, a Hugging Face model directory or a hub id (or give it with --model);
+with none, the built-in demo model (meaningless output) is served.
+  --revision <rev>                 hub revision (branch, tag or commit; default main)
 
 server:
   --host <addr>                    address to listen on (default 127.0.0.1)
@@ -41,7 +43,9 @@ export type KvCacheDtype = 'f32' | 'f16' | 'bf16';
 
 /** Engine options as the serve flags set them (each absent unless given). */
 export interface ServeEngineOptions {
+  /** Empty: the built-in demo model (lib/cli/model-arg.ts). */
   model: string;
+  revision?: string;
   maxModelLen?: number;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
@@ -110,6 +114,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'no-enable-prefix-caching': { type: 'boolean' },
       'scheduling-policy': { type: 'string' },
       'chat-template': { type: 'string' },
+      revision: { type: 'string' },
       threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -117,14 +122,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (values.help) return 'help';
   if (positionals.length > 1) throw invalidArgument('serve', 'one model path', positionals.join(' '));
   const model = values.model ?? positionals[0];
-  if (model === undefined) throw invalidArgument('<model>', 'a GGUF file or a Hugging Face model directory', undefined);
   if (values.model !== undefined && positionals[0] !== undefined && values.model !== positionals[0]) {
     throw invalidArgument('--model', `the same model as the positional one (${positionals[0]})`, values.model);
   }
   if (values['enable-prefix-caching'] && values['no-enable-prefix-caching']) {
     throw invalidArgument('--enable-prefix-caching', 'either --enable-prefix-caching or --no-enable-prefix-caching', 'both');
   }
-  const engine: ServeEngineOptions = { model };
+  const engine: ServeEngineOptions = { model: model ?? '' };
+  if (values.revision !== undefined) engine.revision = values.revision;
   const int = (flag: string, key: keyof ServeEngineOptions, min: number): void => {
     const value = values[flag as keyof typeof values];
     if (typeof value === 'string') (engine as unknown as Record<string, unknown>)[key] = parseInteger(`--${flag}`, value, min);

@@ -2,6 +2,7 @@
 // readiness goes false, new requests get 503, running ones finish within --shutdown-timeout, then the
 // server and engine close and the process exits 0. The only place that installs signal handlers.
 import { pino, type Logger } from 'pino';
+import { resolveCliModel } from './model-arg.js';
 import { Engine } from '../engine/engine.js';
 import { KvserveError } from '../errors.js';
 import { setLogger } from '../log.js';
@@ -71,10 +72,13 @@ export function flagNames(message: string): string {
 
 export async function serve(config: ServeConfig, log: Logger): Promise<number> {
   const progress = progressReporter(log);
-  log.info({ model: config.engine.model }, `loading ${config.engine.model}`);
+  const notice: string[] = [];
+  const { model } = await resolveCliModel(config.engine.model || undefined, 'serve', (line) => notice.push(line));
+  if (notice.length > 0) log.warn({ demoModel: true }, notice.join(' '));
+  log.info({ model }, `loading ${model}`);
   let engine: Engine;
   try {
-    engine = await Engine.create({ ...config.engine, onProgress: (p: LoadProgress) => progress.report(p) });
+    engine = await Engine.create({ ...config.engine, model, onProgress: (p: LoadProgress) => progress.report(p), onWarning: (m: string) => log.warn(m) });
   } catch (err) {
     progress.done();
     // The engine names its options; the command line knows them as flags.
@@ -88,7 +92,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<number> {
 
   const app = buildApp(engine, {
     servedModelNames: config.servedModelNames,
-    modelSource: config.engine.model,
+    modelSource: model,
     apiKey: config.apiKey,
     allowedOrigins: config.allowedOrigins,
     bodyLimit: config.bodyLimit,

@@ -159,7 +159,7 @@ test('chat: template, greedy result, streaming with role and logprobs, usage', a
   const res = await s.client.chat.completions.create({ model: SERVED_NAME, messages, max_completion_tokens: 20, temperature: 0, logprobs: true, top_logprobs: 2 });
   const text = s.engine.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, template: STORY_TEMPLATE });
   const promptIds = await s.engine.tokenizer.encode(text, { addSpecialTokens: false });
-  const [expected] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens: 20 });
+  const [expected] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens: 20, logprobs: 2 });
   assert.equal(res.object, 'chat.completion');
   assert.equal(res.choices[0]?.message.role, 'assistant');
   assert.equal(res.choices[0]?.message.content, expected?.text);

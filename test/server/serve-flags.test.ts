@@ -44,7 +44,6 @@ test('serve flags: defaults, the API key from the environment, chat templates fr
 });
 
 test('serve flags: errors name the flag, the expectation and the value', () => {
-  assert.throws(() => parseServeArgs([], {}), /<model>: expected a GGUF file or a Hugging Face model directory/);
   assert.throws(() => parseServeArgs(['m', '--port', '99999'], {}), /--port: expected an integer in \[0, 65535\], got "99999"/);
   assert.throws(() => parseServeArgs(['m', '--kv-cache-memory', 'lots'], {}), /--kv-cache-memory: expected a size such as 2GiB/);
   assert.throws(() => parseServeArgs(['m', '--kv-cache-dtype', 'fp8'], {}), /--kv-cache-dtype: expected one of auto, f32, f16, bf16, got "fp8"/);
@@ -52,4 +51,12 @@ test('serve flags: errors name the flag, the expectation and the value', () => {
   assert.throws(() => parseServeArgs(['m', '--chat-template', '/no/such/file'], {}), /--chat-template: expected a template file that exists/);
   assert.throws(() => parseServeArgs(['m', '--enable-prefix-caching', '--no-enable-prefix-caching'], {}), /--enable-prefix-caching/);
   assert.throws(() => parseServeArgs(['m', '--gpu-memory-utilization', '0.9'], {}), /gpu-memory-utilization/);
+});
+
+test('serve flags: no model means the built-in demo model; --revision is passed on', () => {
+  const config = parseServeArgs(['--revision', 'v2'], {});
+  assert.notEqual(config, 'help');
+  if (config === 'help') return;
+  assert.equal(config.engine.model, '');
+  assert.equal(config.engine.revision, 'v2');
 });

@@ -99,7 +99,7 @@ export async function planTgiRequest(
     throw invalid(`\`inputs\` must have less than ${maxInputTokens} tokens. Given: ${inputLength}`, 'inputs');
   }
 
-  const seed = sampling ? (p.seed ?? randomInt(0, 2 ** 48)) : null;
+  const seed = sampling ? (p.seed ?? randomInt(0, 2 ** 32)) : null;
   const params: MutableSamplingParams = {
     n: bestOf,
     temperature: sampling ? temperature : 0,
