@@ -2,7 +2,8 @@
 // built with clang, ASan and UBSan, seeded from ../shared/models, each runs a few seconds with no
 // crash, sanitizer report or oracle failure, and every saved crash input
 // (native/fuzz/regressions/<target>/) runs clean. Needs clang++ (.ci/run installs Debian's clang);
-// without it the test is skipped locally and fails in CI.
+// without it the test is skipped locally, and fails in CI unless .ci/run reported it could not install
+// clang (KVSERVE_SKIP_NATIVE_FUZZ=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,8 @@ test('native fuzz targets: build, replay regressions, short coverage-guided run 
   if (modelPath(t, MODELS.stories260kGguf) === null) return;
   if (!clangAvailable()) {
     const reason = 'clang++ not found (apt-get install clang)';
-    if (process.env.CI === 'true') throw new Error(reason);
+    // CI installs clang (.ci/run); it skips only when it said it could not.
+    if (process.env.CI === 'true' && process.env.KVSERVE_SKIP_NATIVE_FUZZ !== '1') throw new Error(reason);
     t.skip(reason);
     return;
   }
