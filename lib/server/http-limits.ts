@@ -136,29 +136,30 @@ export function strictJsonBodyParser(parseJson: (request: FastifyRequest, body: 
   };
 }
 
-/** Offset of the first byte that breaks UTF-8 decoding. */
-export function firstInvalidUtf8(bytes: Buffer): number {
-  let lo = 0;
-  let hi = bytes.length;
-  // Binary search on the longest valid prefix (a prefix may end inside a character: allow 3 bytes).
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (validPrefix(bytes.subarray(0, mid))) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-function validPrefix(bytes: Buffer): boolean {
-  for (let cut = 0; cut <= 3 && cut <= bytes.length; cut++) {
-    try {
-      decoder.decode(bytes.subarray(0, bytes.length - cut));
-      return true;
-    } catch {
-      // try a shorter prefix
+/** Offset of the first byte that is not part of a well-formed UTF-8 sequence (RFC 3629). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
     }
+    // Sequence length and the allowed range of the second byte (no overlongs, surrogates or > U+10FFFF).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 2;
+    else if (b >= 0xe0 && b <= 0xef) [n, lo, hi] = [3, b === 0xe0 ? 0xa0 : 0x80, b === 0xed ? 0x9f : 0xbf];
+    else if (b >= 0xf0 && b <= 0xf4) [n, lo, hi] = [4, b === 0xf0 ? 0x90 : 0x80, b === 0xf4 ? 0x8f : 0xbf];
+    else return i;
+    for (let k = 1; k < n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n;
   }
-  return false;
+  return bytes.length;
 }
 
 /**
