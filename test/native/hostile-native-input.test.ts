@@ -37,7 +37,7 @@ test('a tensor shape holding NaN, an infinity or a huge number is a load error n
     const desc = nativeModelDescription(spec, { numBlocks: 4, blockSize: 16, dtype: 'f32' }, 1);
     const t0 = desc.tensors[0]!;
     desc.tensors[0] = { ...t0, shape: [bad, ...t0.shape.slice(1)] };
-    assert.throws(() => new addon.Model(desc), new RegExp(`tensor '${t0.name.replace(/\./g, '\\.')}': invalid dimension`), String(bad));
+    assert.throws(() => new addon.Model(desc), new RegExp(`'${t0.name.replace(/\./g, '\\.')}'.*(invalid dimension|shape\\[0\\]: expected an integer)`), String(bad));
   }
 });
 
