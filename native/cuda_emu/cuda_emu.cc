@@ -111,6 +111,8 @@ void set_schedule(Schedule schedule, uint64_t seed) {
   g_schedule_override.store(static_cast<int>(schedule));
 }
 
+void reset_schedule() { g_schedule_override.store(-1); }
+
 Schedule current_schedule(uint64_t* seed) {
   const int o = g_schedule_override.load();
   if (o >= 0) {

@@ -234,6 +234,8 @@ Launcher<P...> launch_config(void (*fn)(P...), const char* name, dim3 grid, dim3
 /** Thread order of a block: forward (0, 1, ...), reverse, or a seeded random order per round. */
 enum class Schedule { Forward, Reverse, Random };
 void set_schedule(Schedule schedule, uint64_t seed);
+/** Back to the order KV_EMU_SCHEDULE / KV_EMU_SEED name (forward when unset). */
+void reset_schedule();
 
 /** The __syncthreads sites ("<file>:<line>") that have run in this process, sorted. */
 std::vector<std::string> visited_sync_sites();

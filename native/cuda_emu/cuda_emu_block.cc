@@ -1,7 +1,9 @@
-// cuda_emu: one block on one OS thread. Every CUDA thread is a fiber; the scheduler runs the runnable
-// fibers in rounds (forward, reverse or a random order per round), each until its next sync point.
-// A barrier is released by the last live participant to arrive (or by the exit of the last one that
-// was missing); waiters become runnable and continue in the next rounds. No runnable fiber while some
+// cuda_emu: one block on one OS thread. Every CUDA thread is a fiber. The scheduler repeatedly picks a
+// runnable fiber and runs it to its next sync point: the lowest-numbered one (forward), the highest
+// (reverse) or a random one. A barrier is released by the last live participant to arrive (or by the
+// exit of the last one that was missing), and its waiters become runnable at once, so under forward
+// order a warp released from a shuffle runs ahead of the warps that have not reached it yet: code that
+// leans on a missing __syncthreads meets the other warps' stale data. No runnable fiber while some
 // are alive is a deadlock: the report lists where each thread waits.
 #include <algorithm>
 #include <random>
@@ -17,6 +19,42 @@ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+void make_runnable(BlockRun& run, int i) {
+  run.fibers[i].state = FiberState::Runnable;
+  run.runnable[i >> 6] |= uint64_t{1} << (i & 63);
+}
+
+// The next fiber to run, removed from the runnable set; -1 when none is runnable.
+int pick_runnable(BlockRun& run, Schedule schedule, std::mt19937_64& rng) {
+  const int words = static_cast<int>(run.runnable.size());
+  int chosen = -1;
+  if (schedule == Schedule::Forward) {
+    for (int w = 0; w < words && chosen < 0; ++w)
+      if (run.runnable[w]) chosen = w * 64 + __builtin_ctzll(run.runnable[w]);
+  } else if (schedule == Schedule::Reverse) {
+    for (int w = words - 1; w >= 0 && chosen < 0; --w)
+      if (run.runnable[w]) chosen = w * 64 + 63 - __builtin_clzll(run.runnable[w]);
+  } else {
+    int count = 0;
+    for (uint64_t bits : run.runnable) count += __builtin_popcountll(bits);
+    if (count > 0) {
+      int k = static_cast<int>(rng() % static_cast<uint64_t>(count));
+      for (int w = 0; w < words && chosen < 0; ++w) {
+        const int c = __builtin_popcountll(run.runnable[w]);
+        if (k >= c) {
+          k -= c;
+          continue;
+        }
+        uint64_t bits = run.runnable[w];
+        for (; k > 0; --k) bits &= bits - 1;  // drop the k lowest set bits
+        chosen = w * 64 + __builtin_ctzll(bits);
+      }
+    }
+  }
+  if (chosen >= 0) run.runnable[chosen >> 6] &= ~(uint64_t{1} << (chosen & 63));
+  return chosen;
 }
 
 const char* op_name(WarpOp op) {
@@ -56,11 +94,12 @@ void release_block_barrier(BlockRun& run) {
             base_name(f.wait_file), f.wait_line);
     }
   }
-  for (Fiber& f : run.fibers) {
+  for (size_t i = 0; i < run.fibers.size(); ++i) {
+    Fiber& f = run.fibers[i];
     if (f.state != FiberState::WaitBlock) continue;
-    f.state = FiberState::Runnable;
     f.block_result = run.arrived_true;  // count; callers turn it into and/or
     f.block_total = run.arrived;
+    make_runnable(run, static_cast<int>(i));
   }
   run.arrived = 0;
   run.arrived_true = 0;
@@ -70,7 +109,7 @@ void release_warp_slot(BlockRun& run, int warp, WarpSlot& s) {
   s.released = true;
   s.readers = __builtin_popcount(s.arrived);
   for (int lane = 0; lane < 32; ++lane) {
-    if (s.arrived & (1u << lane)) run.fibers[static_cast<size_t>(warp) * 32 + lane].state = FiberState::Runnable;
+    if (s.arrived & (1u << lane)) make_runnable(run, warp * 32 + lane);
   }
 }
 
@@ -270,20 +309,17 @@ void run_block(const LaunchSpec& spec, void (*thunk)(void*), void* ctx, uint64_t
   uint64_t seed = 0;
   const Schedule schedule = current_schedule(&seed);
   std::mt19937_64 rng(mix64(seed ^ mix64(launch_index * 0x100000001b3ull + block)));
-  run.order.resize(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) run.order[i] = schedule == Schedule::Reverse ? n - 1 - i : i;
+  run.runnable.assign(static_cast<size_t>((n + 63) / 64), 0);
+  for (int i = 0; i < n; ++i) run.runnable[i >> 6] |= uint64_t{1} << (i & 63);
 
   t_run = &run;
   while (run.alive > 0) {
-    if (schedule == Schedule::Random) std::shuffle(run.order.begin(), run.order.end(), rng);
-    bool ran = false;
-    for (int i : run.order) {
-      Fiber& f = run.fibers[i];
-      if (f.state != FiberState::Runnable) continue;
-      switch_to_fiber(run, f);
-      ran = true;
-    }
-    if (!ran) report_deadlock(run);
+    const int i = pick_runnable(run, schedule, rng);
+    if (i < 0) report_deadlock(run);
+    Fiber& f = run.fibers[i];
+    switch_to_fiber(run, f);
+    // A fiber that released a barrier it waits at itself yields while runnable: it goes back in the set.
+    if (f.state == FiberState::Runnable) run.runnable[i >> 6] |= uint64_t{1} << (i & 63);
   }
   t_run = nullptr;
   for (Fiber& f : run.fibers) release_stack(f.stack);

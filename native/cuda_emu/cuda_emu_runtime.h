@@ -84,7 +84,7 @@ struct BlockRun {
   void* ctx = nullptr;
   std::vector<Fiber> fibers;
   std::vector<WarpState> warps;
-  std::vector<int> order;
+  std::vector<uint64_t> runnable;  // bit i: fiber i may run
   int alive = 0;
   int arrived = 0, arrived_true = 0;  // block barrier: waiting threads, and how many with a nonzero predicate
   void* sched_sp = nullptr;

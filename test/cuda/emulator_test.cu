@@ -111,13 +111,15 @@ namespace {
 
 #if defined(KV_CUDA_EMU)
 // The same without its first barrier: a thread adds a neighbour's slot before the neighbour wrote it.
+// (Its loop barrier is __syncthreads_or, which KV_EMU_DROP_SYNC leaves alone: this kernel is broken on
+// purpose, so kernels.test.ts's barrier-removal check must not count on it.)
 __global__ void racy_sum_kernel(const float* x, float* out, int n) {
   float* s = reinterpret_cast<float*>(kv_smem);
   const int t = threadIdx.x;
   s[t] = t < n ? x[blockIdx.x * n + t] : 0.0f;
   for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
     if (t < stride) s[t] += s[t + stride];
-    __syncthreads();
+    __syncthreads_or(0);
   }
   if (t == 0) out[blockIdx.x] = s[0];
 }
@@ -153,7 +155,7 @@ KV_TEST(block_reduction_and_missing_barrier) {
     KV_EXPECT(wrong == blocks, "schedule %d: the racy kernel gave %d of %d right sums", static_cast<int>(sched),
               blocks - wrong, blocks);
   }
-  kvemu::set_schedule(kvemu::Schedule::Forward, 1);
+  kvemu::reset_schedule();
 #endif
 }
 
