@@ -19,6 +19,14 @@
 
 namespace kvtest {
 
+#if defined(KV_CUDA_EMU)
+/** Kernels run on the CPU emulator: libm transcendentals, so kernels that only differ from the CPU
+ *  kernels there (expf, sinf ...) must match them bit for bit. */
+constexpr bool kEmulated = true;
+#else
+constexpr bool kEmulated = false;
+#endif
+
 struct Case {
   const char* name;
   void (*fn)();
