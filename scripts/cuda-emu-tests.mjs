@@ -27,9 +27,16 @@ const COMMON = ['-std=c++17', '-Inative', '-Itest/cuda', '-pthread', '-fno-exter
 const CPU_FLAGS = ['-O3', '-fno-math-errno', '-DKV_ISA=0', '-Wno-maybe-uninitialized'];
 export const VARIANTS = {
   plain: { cu: ['-O2'], cpu: [], link: [] },
-  asan: { cu: ['-O1', '-g', '-fsanitize=address', '-fno-omit-frame-pointer'], cpu: ['-fsanitize=address'], link: ['-fsanitize=address'] },
+  // The CPU kernels (the references) are not instrumented: they are tested on their own, and sharing
+  // the plain objects saves a slow rebuild.
+  asan: { cu: ['-O1', '-g', '-fsanitize=address', '-fno-omit-frame-pointer'], cpu: [], link: ['-fsanitize=address'] },
   wmma: { cu: ['-O2', '-DKV_EMU_WMMA'], cpu: [], link: [] },
 };
+
+/** Whether a family's CUDA sources have a tensor-core path (KV_WMMA) worth a wmma build. */
+export function hasWmmaPath(family) {
+  return familySources(family).some((f) => f.endsWith('.cu') && readFileSync(join(root, f), 'utf8').includes('KV_WMMA'));
+}
 
 /** Families with a test program: test/cuda/<name>_test.cu. */
 export function listFamilies() {

@@ -257,7 +257,7 @@ inline cudaError_t cudaFuncSetAttribute(F* fn, cudaFuncAttribute attr, int value
 // under AddressSanitizer). cuda_emu.cc defines `kv_smem`, the name kvserve's kernels use:
 //   extern __shared__ __align__(16) unsigned char kv_smem[];
 #define KV_EMU_DYNAMIC_SHARED(type, name)                                                              \
-  thread_local __attribute__((aligned(16))) type name[::kvemu::kMaxDynamicSharedBytes / sizeof(type)]; \
+  thread_local __attribute__((aligned(128))) type name[::kvemu::kMaxDynamicSharedBytes / sizeof(type)]; \
   static ::kvemu::DynamicSharedRegistration kvemu_dynamic_shared_##name([]() -> void* { return name; });
 
 #include "cuda_emu/cuda_emu_fp16.h"

@@ -95,7 +95,7 @@ KV_TEST(votes_and_counting_barriers) {
 // Block sum through shared memory with a tree; threads past n return before the barriers. At global
 // scope with its own block-scope extern __shared__ declaration, the plain CUDA form.
 __global__ void block_sum_kernel(const float* x, float* out, int n) {
-  extern __shared__ __align__(16) unsigned char kv_smem[];
+  extern __shared__ __align__(128) unsigned char kv_smem[];
   float* s = reinterpret_cast<float*>(kv_smem);
   const int t = threadIdx.x;
   s[t] = t < n ? x[blockIdx.x * n + t] : 0.0f;

@@ -37,7 +37,7 @@
 // The block's dynamic shared memory (its size is the launch's smem argument). Declared once here at
 // global scope: a block-scope `extern __shared__` inside a namespace would name a namespace member,
 // which CUDA aliases to the same memory but a host compiler does not.
-extern __shared__ __align__(16) unsigned char kv_smem[];
+extern __shared__ __align__(128) unsigned char kv_smem[];
 
 namespace kv::cuda {
 
