@@ -24,7 +24,9 @@ const CXX = process.env.CXX || 'g++';
 
 const EMU_RUNTIME = ['native/cuda_emu/cuda_emu.cc', 'native/cuda_emu/cuda_emu_block.cc', 'native/cuda_emu/cuda_emu_api.cc'];
 const COMMON = ['-std=c++17', '-Inative', '-Itest/cuda', '-pthread', '-fno-extern-tls-init', '-ffp-contract=off', '-Wall', '-Wno-unused-function'];
-const CPU_FLAGS = ['-O3', '-fno-math-errno', '-DKV_ISA=0', '-Wno-maybe-uninitialized'];
+// The CPU kernels are the references: -O1 builds them fast, and no flag here changes their numerics
+// (-ffp-contract=off is common; the portable variant has no intrinsics).
+const CPU_FLAGS = ['-O1', '-fno-math-errno', '-DKV_ISA=0', '-Wno-maybe-uninitialized'];
 export const VARIANTS = {
   plain: { cu: ['-O2'], cpu: [], link: [] },
   // The CPU kernels (the references) are not instrumented: they are tested on their own, and sharing
@@ -36,6 +38,14 @@ export const VARIANTS = {
 /** Whether a family's CUDA sources have a tensor-core path (KV_WMMA) worth a wmma build. */
 export function hasWmmaPath(family) {
   return familySources(family).some((f) => f.endsWith('.cu') && readFileSync(join(root, f), 'utf8').includes('KV_WMMA'));
+}
+
+/**
+ * Whether a family is an integration test (a `// kv-emu-integration` line): it runs many kernels
+ * that their own families already check barrier by barrier, so it runs under fewer orders.
+ */
+export function isIntegration(family) {
+  return /^\/\/ kv-emu-integration$/m.test(readFileSync(join(root, 'test', 'cuda', `${family}_test.cu`), 'utf8'));
 }
 
 /** Families with a test program: test/cuda/<name>_test.cu. */
@@ -92,8 +102,10 @@ function hashOf(parts) {
 }
 
 function run(cmd, args) {
+  const t0 = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (process.env.KV_EMU_TIMING) child.on('close', () => console.error(`[${Date.now() - t0} ms] ${args.find((a) => a.endsWith('.cu') || a.endsWith('.cc')) ?? 'link'} ${args.includes('-fsanitize=address') ? '(asan)' : ''}`));
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -127,7 +139,10 @@ function objectFlags(file, variant) {
   const v = VARIANTS[variant];
   if (file.endsWith('_cpu.cc')) return [...COMMON, ...CPU_FLAGS, ...v.cpu];
   if (file.endsWith('.cu')) return ['-x', 'c++', ...COMMON, ...v.cu];
-  return [...COMMON, ...v.cu];  // emulator runtime
+  if (EMU_RUNTIME.includes(file)) return [...COMMON, ...v.cu];
+  // Other native sources (models, core): only the portable kernels are linked, so their ISA dispatch
+  // is pointed at them (test/cuda/portable_dispatch.h).
+  return [...COMMON, ...CPU_FLAGS, ...v.cpu, '-include', 'test/cuda/portable_dispatch.h'];
 }
 
 function compileObject(file, variant) {

@@ -2,13 +2,14 @@
 // under a random thread order: out-of-bounds reads or writes of device buffers, of the dynamic shared
 // memory (bytes past the launch's size are poisoned) and of fiber stacks abort the program. Families
 // whose kernels have a tensor-core path (KV_WMMA) are also built with it on (the emulated nvcuda::wmma)
-// and run under all three orders.
+// and run under all three orders. Integration programs (the whole backend, whose kernels all have
+// their own families here) are left out of both, to keep the suite fast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildFamily, hasWmmaPath, haveCompiler, listFamilies, parseOutput, runProgram } from '../../scripts/cuda-emu-tests.mjs';
+import { buildFamily, hasWmmaPath, haveCompiler, isIntegration, listFamilies, parseOutput, runProgram } from '../../scripts/cuda-emu-tests.mjs';
 
-const families: string[] = listFamilies();
 const compiler = haveCompiler();
+const families: string[] = listFamilies().filter((f) => !compiler || !isIntegration(f));
 
 function skipReason(): string | undefined {
   if (compiler) return undefined;
@@ -26,7 +27,7 @@ for (const family of families) {
   });
 }
 
-for (const family of compiler ? families.filter((f) => f !== 'emulator' && hasWmmaPath(f)) : []) {
+for (const family of compiler ? families.filter((f) => hasWmmaPath(f)) : []) {
   test(`cuda ${family}: tensor-core (WMMA) path matches the CPU kernels under every thread order`, async () => {
     const exe = await buildFamily(family, 'wmma');
     for (const schedule of ['forward', 'reverse', 'random']) {

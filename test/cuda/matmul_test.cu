@@ -14,52 +14,11 @@
 #include "ops/dequantize/dequantize.h"
 #include "ops/matmul/matmul.h"
 #include "ops/matmul/matmul_cuda.h"
+#include "random_weights.h"
 
 namespace {
 
 using kv::DType;
-
-// A random [n, k] weight matrix: finite f16 block scales, random quant bytes.
-std::vector<uint8_t> random_weights(kvtest::Rng& rng, DType t, int64_t n, int64_t k) {
-  std::vector<uint8_t> bytes(n * kv::dtype_row_bytes(t, k));
-  for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng.integer(0, 255));
-  auto put_half = [&](size_t at, float v) {
-    const uint16_t h = kv::fp32_to_fp16(v);
-    std::memcpy(&bytes[at], &h, 2);
-  };
-  const int64_t bb = kv::dtype_block_bytes(t), nb = static_cast<int64_t>(bytes.size()) / bb;
-  switch (t) {
-    case DType::F32:
-      for (int64_t i = 0; i < n * k; ++i) {
-        const float v = rng.uniform(-1, 1);
-        std::memcpy(&bytes[i * 4], &v, 4);
-      }
-      break;
-    case DType::F16:
-      for (int64_t i = 0; i < n * k; ++i) put_half(i * 2, rng.uniform(-1, 1));
-      break;
-    case DType::BF16:
-      for (int64_t i = 0; i < n * k; ++i) {
-        const uint16_t h = kv::fp32_to_bf16(rng.uniform(-1, 1));
-        std::memcpy(&bytes[i * 2], &h, 2);
-      }
-      break;
-    case DType::Q8_0:
-    case DType::Q4_0:
-      for (int64_t b = 0; b < nb; ++b) put_half(b * bb, rng.uniform(-0.05f, 0.05f));
-      break;
-    case DType::Q4_K:
-      for (int64_t b = 0; b < nb; ++b) {
-        put_half(b * bb, rng.uniform(0.0f, 0.01f));
-        put_half(b * bb + 2, rng.uniform(0.0f, 0.01f));
-      }
-      break;
-    case DType::Q6_K:
-      for (int64_t b = 0; b < nb; ++b) put_half(b * bb + 208, rng.uniform(-0.005f, 0.005f));
-      break;
-  }
-  return bytes;
-}
 
 struct Shape {
   int64_t m, n, k;  // k in blocks of the weight type
@@ -71,7 +30,7 @@ const Shape kShapes[] = {{1, 7, 1}, {2, 64, 2}, {3, 33, 3}, {5, 130, 2}, {8, 16,
 void check(DType t, const Shape& s, bool with_bias, kvtest::Rng& rng) {
   const int64_t k = s.k * kv::dtype_block_elems(t) * (kv::dtype_block_elems(t) == 1 ? 40 : 1) +
                     (kv::dtype_block_elems(t) == 1 ? 3 : 0);  // float types: k = 43, 83, 123 (ragged k tiles)
-  const std::vector<uint8_t> wbytes = random_weights(rng, t, s.n, k);
+  const std::vector<uint8_t> wbytes = kvtest::random_weights(rng, t, s.n, k);
   const std::vector<float> x = rng.floats(s.m * k, -2, 2);
   const std::vector<float> bias = rng.floats(s.n, -1, 1);
   kv::WeightView w;

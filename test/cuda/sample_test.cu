@@ -227,6 +227,14 @@ KV_TEST(sample_penalties_bias_and_odd_logits_match_cpu) {
   add_row(b, rng, p, {}, {}, {{42, 100.0f}}, 4.0f);  // bias forces a token (and moves the max)
   p = defaults();
   add_row(b, rng, p, {}, {}, {{0, 3e38f}, {0, 3e38f}}, 4.0f);  // saturates at FLT_MAX
+  for (int counter = 0; counter < 16; ++counter) {  // a bias that moves the max, under min-p: the cut
+    p = defaults();                                 // follows the biased max (many draws show it)
+    p.min_p = 0.3f;
+    p.counter = counter;
+    add_row(b, rng, p, {}, {}, {{300, 2.0f}}, 4.0f);
+    if (counter > 0) std::copy(b.logits.end() - 2 * b.vocab, b.logits.end() - b.vocab, b.logits.end() - b.vocab);
+    else b.logits[b.logits.size() - b.vocab + 300] = 3.9f;
+  }
   compare(b, "penalties and bias");
 
   Batch odd;
