@@ -8,6 +8,7 @@ export const ErrorCodes = {
   ERR_TOKENIZER_LOAD: 'tokenizer files are missing or malformed',
   ERR_TOKENIZER_TEMPLATE: 'chat template is missing or failed to render',
   ERR_NATIVE_LOAD: 'no native addon could be loaded',
+  ERR_NATIVE_CUDA_UNAVAILABLE: 'the CUDA backend was asked for but cannot run here',
   ERR_NATIVE_STEP: 'a native forward step failed',
   ERR_INVALID_ARGUMENT: 'an argument is out of range or of the wrong type',
   ERR_ENGINE_CLOSED: 'the engine was closed',

@@ -6,8 +6,9 @@
 // (.cu files compile as CUDA-through-the-emulator C++; *_cpu.cc files as the portable CPU kernel
 // variant, KV_ISA=0, with the CPU addon's flags; the emulator runtime is always linked).
 // Variants: plain (-O2), asan (-fsanitize=address -O1 -g), wmma (-DKV_EMU_WMMA: kernels take their
-// tensor-core path through the emulated nvcuda::wmma). Objects and programs are cached in
-// build-cuda-emu/ under a hash of compiler, flags, source and every local header it includes.
+// tensor-core path through the emulated nvcuda::wmma), and gpu: the same programs compiled by nvcc for
+// a real GPU (KV_GPU_ARCH, default `native`), to run where one exists. Objects and programs are
+// cached in build-cuda-emu/ under a hash of compiler, flags, source and every local header it includes.
 //
 // Usage: node scripts/cuda-emu-tests.mjs [--variant plain|asan|wmma] [--schedule forward|reverse|random]
 //                                        [--list] [family ...]        (default: build and run every family)
@@ -33,7 +34,9 @@ export const VARIANTS = {
   // the plain objects saves a slow rebuild.
   asan: { cu: ['-O1', '-g', '-fsanitize=address', '-fno-omit-frame-pointer'], cpu: [], link: ['-fsanitize=address'] },
   wmma: { cu: ['-O2', '-DKV_EMU_WMMA'], cpu: [], link: [] },
+  gpu: { cu: [], cpu: [], link: [] },  // nvcc: see objectCommand
 };
+const NVCC = process.env.CUDACXX || 'nvcc';
 
 /** Whether a family's CUDA sources have a tensor-core path (KV_WMMA) worth a wmma build. */
 export function hasWmmaPath(family) {
@@ -135,6 +138,14 @@ function limiter(limit) {
 const compileSlot = limiter(Math.max(1, Math.min(availableParallelism(), Number(process.env.KV_EMU_JOBS) || 2)));
 const pending = new Map();  // object path -> promise, so concurrent builds share work
 
+function objectCommand(file, variant) {
+  if (variant === 'gpu' && file.endsWith('.cu')) {
+    const arch = process.env.KV_GPU_ARCH || 'native';
+    return [NVCC, ['-x', 'cu', '-std=c++17', '-O2', '-fmad=false', `-arch=${arch}`, '-Inative', '-Itest/cuda', '-Xcompiler', '-pthread']];
+  }
+  return [CXX, objectFlags(file, variant)];
+}
+
 function objectFlags(file, variant) {
   const v = VARIANTS[variant];
   if (file.endsWith('_cpu.cc')) return [...COMMON, ...CPU_FLAGS, ...v.cpu];
@@ -146,16 +157,16 @@ function objectFlags(file, variant) {
 }
 
 function compileObject(file, variant) {
-  const flags = objectFlags(file, variant);
+  const [cmd, flags] = objectCommand(file, variant);
   const deps = [file, ...[...localIncludes(file)].sort()];
-  const key = hashOf([compilerVersion(), flags.join(' '), ...deps.flatMap((d) => [d, readFileSync(join(root, d), 'utf8')])]);
+  const key = hashOf([compilerVersion(), cmd, flags.join(' '), ...deps.flatMap((d) => [d, readFileSync(join(root, d), 'utf8')])]);
   const name = file.replace(/[/.]/g, '_');
   const obj = join(buildDir, 'obj', `${name}-${key}.o`);
   if (existsSync(obj)) return Promise.resolve(obj);
   if (!pending.has(obj)) {
     mkdirSync(dirname(obj), { recursive: true });
     const tmp = `${obj}.${process.pid}.tmp`;
-    pending.set(obj, compileSlot(() => run(CXX, [...flags, '-c', file, '-o', tmp]).then(() => {
+    pending.set(obj, compileSlot(() => run(cmd, [...flags, '-c', file, '-o', tmp]).then(() => {
       renameSync(tmp, obj);
       return obj;
     })));
@@ -166,13 +177,14 @@ function compileObject(file, variant) {
 /** Builds (or finds cached) the test program of a family; returns its path. */
 export async function buildFamily(family, variant = 'plain') {
   if (!VARIANTS[variant]) throw new Error(`unknown variant ${variant}`);
-  const sources = [...familySources(family), ...EMU_RUNTIME];
+  const gpu = variant === 'gpu';
+  const sources = [...familySources(family), ...(gpu ? [] : EMU_RUNTIME)];
   const objects = await Promise.all(sources.map((s) => compileObject(s, variant)));
-  const link = ['-pthread', ...VARIANTS[variant].link];
+  const link = gpu ? [`-arch=${process.env.KV_GPU_ARCH || 'native'}`, '-Xcompiler', '-pthread'] : ['-pthread', ...VARIANTS[variant].link];
   const exe = join(buildDir, `${family}-${variant}-${hashOf([...objects, link.join(' ')])}`);
   if (!existsSync(exe)) {
     const tmp = `${exe}.${process.pid}.tmp`;
-    await compileSlot(() => run(CXX, [...objects, ...link, '-o', tmp]));
+    await compileSlot(() => run(gpu ? NVCC : CXX, [...objects, ...link, '-o', tmp]));
     renameSync(tmp, exe);
   }
   return exe;

@@ -1,5 +1,6 @@
 // `kvserve doctor`: what this machine is and which native binary kvserve runs.
 import { cpus } from 'node:os';
+import { cudaAvailability } from '../native/cuda-probe.js';
 import { loadNativeAddon } from '../native/load.js';
 import { packageVersion } from './version.js';
 
@@ -8,6 +9,14 @@ export async function run(_argv: string[]): Promise<number> {
   lines.push(`kvserve ${packageVersion()}`);
   lines.push(`platform: ${process.platform}-${process.arch}, Node ${process.version} (ABI ${process.versions.modules}, N-API ${process.versions.napi})`);
   lines.push(`cpu: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`);
+  const cuda = cudaAvailability();
+  if (cuda.available) {
+    const p = cuda.probe;
+    lines.push(`cuda: available (${cuda.addonPath}); driver ${p?.driverVersion ?? '?'}, runtime ${p?.runtimeVersion ?? '?'}; ${p?.devices.join('; ') ?? ''}`);
+  } else {
+    lines.push(`cuda: not used${cuda.driver ? ` (driver: ${cuda.driver})` : ''}:`);
+    for (const reason of cuda.reasons) lines.push(`  - ${reason}`);
+  }
   try {
     const addon = loadNativeAddon();
     const f = addon.cpuInfo;

@@ -1,4 +1,5 @@
-// Loads the native addon. Tries, in order: a prebuilt binary (node-gyp-build layout under prebuilds/),
+// Loads the native addon. With device 'auto' or 'cuda', the CUDA addon when it can run (cuda-probe.ts);
+// otherwise the CPU addon. Tries, in order: a prebuilt binary (node-gyp-build layout under prebuilds/),
 // then a local source build (build/Release). A failure lists every attempt, why it failed, and the fix.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -6,11 +7,20 @@ import { join } from 'node:path';
 import { KvserveError } from '../errors.js';
 import { packageRootDir } from '../config.js';
 import type { NativeAddon } from './types.js';
+import { type DevicePreference, selectCudaAddon } from './cuda-probe.js';
 
 const require = createRequire(import.meta.url);
 let cached: NativeAddon | null = null;
 
-export function loadNativeAddon(): NativeAddon {
+export interface LoadOptions {
+  /** 'auto' (default): the CUDA addon when a usable GPU is found (lib/native/cuda-probe.ts), else CPU. */
+  device?: DevicePreference;
+}
+
+export function loadNativeAddon(options: LoadOptions = {}): NativeAddon {
+  // CUDA first (probed in a child process); null means the CPU addon below.
+  const cuda = selectCudaAddon(options.device ?? 'auto');
+  if (cuda) return cuda;
   if (cached) return cached;
   const root = packageRootDir();
   const attempts: string[] = [];
