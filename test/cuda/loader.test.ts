@@ -81,7 +81,7 @@ test('without an NVIDIA driver the CUDA backend is not chosen, and doctor says s
   assert.ok(a.reasons.some((r) => /no NVIDIA kernel driver/.test(r)), a.reasons.join('\n'));
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'doctor'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^cuda: not used:\n {2}- .*\n[\s\S]*no NVIDIA kernel driver/m);
+  assert.match(r.stdout, /^cuda: not used:\n {2}- no NVIDIA kernel driver/m);
 });
 
 test('the CUDA addon probes in a child: the runtime answers (no device here), and a GPU would be listed', (t) => {
