@@ -160,3 +160,12 @@ test('the CPU addon refuses device cuda with a clear error', async (t) => {
 test('cudaAddonPath points at build-cuda unless overridden', () => {
   withAddonPath(undefined, () => assert.equal(cudaAddonPath(), builtCudaAddon));
 });
+
+test('npm run build:cuda skips with a clear message where there is no CUDA compiler', () => {
+  const r = spawnSync(process.execPath, ['scripts/build-cuda.mjs'], {
+    encoding: 'utf8',
+    env: { ...process.env, CUDACXX: '/nonexistent/nvcc' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /build:cuda: skipped, no CUDA compiler found .*\n.*The CPU addon is unaffected/);
+});
