@@ -271,7 +271,9 @@ export class Engine implements AsyncDisposable {
   private wake(): void {
     if (this.loopRunning || this.closed) return;
     this.loopRunning = true;
-    this.loopDone = this.loop().finally(() => {
+    // The loop never rejects: a failure outside any one request ends the requests in flight with an
+    // error instead of leaving them hanging (or crashing the process on an unhandled rejection).
+    this.loopDone = this.loop().catch((err: unknown) => this.failAll(err)).finally(() => {
       this.loopRunning = false;
       // Requests may have arrived while the loop was finishing.
       if (!this.closed && this.scheduler.hasUnfinishedRequests()) this.wake();
@@ -336,11 +338,15 @@ export class Engine implements AsyncDisposable {
       const group = this.groups.get(state.groupId);
       if (!group) continue;
       const r = rowOf.get(requestId) as number;
-      const event = state.pushToken(ids[0] as number, logprobs?.(r), performance.now());
-      if (event) group.channel.push(event);
-      if (state.stoppedByString && !finishedIds.has(requestId)) {
-        this.scheduler.finishRequest(requestId, 'finished_stopped');
-        this.finishSample(group, state, 'stop');
+      try {
+        const event = state.pushToken(ids[0] as number, logprobs?.(r), performance.now());
+        if (event) group.channel.push(event);
+        if (state.stoppedByString && !finishedIds.has(requestId)) {
+          this.scheduler.finishRequest(requestId, 'finished_stopped');
+          this.finishSample(group, state, 'stop');
+        }
+      } catch (err) {
+        this.failGroup(group, err);
       }
     }
     for (const request of finished) {
@@ -348,7 +354,31 @@ export class Engine implements AsyncDisposable {
       if (!state || state.finished) continue;
       const group = this.groups.get(state.groupId);
       if (!group) continue;
-      this.finishSample(group, state, state.stoppedByString || request.status === 'finished_stopped' ? 'stop' : 'length', request.stopReason ?? undefined);
+      try {
+        this.finishSample(group, state, state.stoppedByString || request.status === 'finished_stopped' ? 'stop' : 'length', request.stopReason ?? undefined);
+      } catch (err) {
+        this.failGroup(group, err);
+      }
+    }
+  }
+
+  /** Ends one request (all its samples) with an error; the rest of the batch goes on. */
+  private failGroup(group: RequestGroup, err: unknown): void {
+    const error = new KvserveError('ERR_ENGINE_REQUEST_FAILED', `request ${group.groupId} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    logger().error({ err: error.message, requestId: group.groupId }, 'request failed');
+    for (const s of group.samples) this.scheduler.abort(s.request.requestId);
+    this.dropGroup(group);
+    group.channel.fail(error);
+  }
+
+  /** The loop itself failed: every request in flight ends with the error, and their KV blocks are freed. */
+  private failAll(err: unknown): void {
+    const error = new KvserveError('ERR_ENGINE_INTERNAL', `engine step loop failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    logger().error({ err: error.message, numRequests: this.groups.size }, 'engine step loop failed');
+    for (const group of [...this.groups.values()]) {
+      for (const s of group.samples) this.scheduler.abort(s.request.requestId);
+      this.dropGroup(group);
+      group.channel.fail(error);
     }
   }
 

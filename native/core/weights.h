@@ -1,5 +1,6 @@
 // The model's tensors, memory-mapped from their files (GGUF or safetensors). Each tensor is checked
-// against its file's size and its dtype's layout when added, so later reads cannot go out of bounds.
+// against its file's size and its dtype's layout when added, so later reads cannot go out of bounds;
+// a float tensor that is misaligned in its file is copied to aligned memory (the only copy made).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -19,6 +20,13 @@ struct TensorRef {
   std::vector<int64_t> shape;  // row-major, outermost first
   int64_t numel() const;
 };
+
+/**
+ * A tensor shape as JS numbers (the model description) -> dimensions. Throws std::invalid_argument
+ * naming the tensor for a number that is not an integer in [1, 2^40] (NaN, infinities and huge values
+ * included, which must never reach an integer cast); add() then checks the shape as a whole.
+ */
+std::vector<int64_t> tensor_dims(const std::string& name, const std::vector<double>& numbers);
 
 class ModelWeights {
  public:
@@ -43,6 +51,7 @@ class ModelWeights {
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorRef> tensors_;
   std::map<std::string, std::vector<float>> converted_;
+  std::vector<std::vector<uint64_t>> aligned_copies_;  // misaligned float tensors, copied (see add)
 };
 
 }  // namespace kv
