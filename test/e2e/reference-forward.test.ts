@@ -44,7 +44,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'kvserve-ref-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 const small = { numLayers: 2, vocabSize: 320, seed: 11 } as const;
-const llama3Scaling = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 16 } as const;
+/** With head_dim 16 and theta 1e4 the 8 frequencies fall in all three bands: kept, interpolated, divided by 8. */
+const llama3Scaling = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 8, originalMaxPositionEmbeddings: 64 } as const;
 /** Crosses a 16-token KV block boundary; ids 259+ are word pieces of the synthetic vocabulary. */
 const PROMPT = [1, 260, 261, 262, 300, 301, 259, 270, 280, 290, 310, 311, 3, 4, 5, 299, 298, 297, 266, 267, 268];
 
@@ -59,7 +60,7 @@ const CASES: Case[] = [
   {
     name: 'hf llama, llama3 rope_scaling, GQA 2:1, ffn 172, 3 safetensors shards with an index, F32',
     format: 'hf',
-    options: { ...small, architecture: 'llama', hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 172, ropeTheta: 500000, ropeScaling: llama3Scaling, numShards: 3 },
+    options: { ...small, architecture: 'llama', hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 172, ropeScaling: llama3Scaling, numShards: 3 },
     kind: 'exact',
   },
   {
@@ -95,7 +96,7 @@ const CASES: Case[] = [
   {
     name: "gguf llama ('norm' layout), llama3 scaling as rope_freqs, GQA 2:1, F32 (the first HF case's weights)",
     format: 'gguf',
-    options: { ...small, architecture: 'llama', hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 172, ropeTheta: 500000, ropeScaling: llama3Scaling },
+    options: { ...small, architecture: 'llama', hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 172, ropeScaling: llama3Scaling },
     kind: 'exact',
   },
   {
