@@ -32,6 +32,8 @@ interface TargetResult {
   stats: ChildStats | null;
   findings: string[];
   restarts: number;
+  /** Executions of the children that hung or crashed before the last one. */
+  earlierExecutions: number;
 }
 
 function parseTime(text: string): number {
@@ -53,7 +55,7 @@ function saveFinding(out: string, target: string, kind: string, files: Array<[st
 
 async function fuzzTarget(name: string, opts: { runs?: number; timeMs?: number; seed: number; out: string; hangMs: number }): Promise<TargetResult> {
   const target = targetByName(name);
-  const result: TargetResult = { stats: null, findings: [], restarts: 0 };
+  const result: TargetResult = { stats: null, findings: [], restarts: 0, earlierExecutions: 0 };
   const deadline = opts.timeMs !== undefined ? performance.now() + opts.timeMs : Infinity;
   let runsLeft = opts.runs;
   let seed = opts.seed;
@@ -91,8 +93,12 @@ async function fuzzTarget(name: string, opts: { runs?: number; timeMs?: number; 
         console.log(`[${name}] FINDING ${m.problem}\n  saved to ${dir}`);
       }
     });
+    let heardFrom = false;
+    child.on('message', () => { heardFrom = true; });
     const watchdog = setInterval(() => {
-      if (performance.now() - lastBeat > opts.hangMs) {
+      // Start-up (tsx compiling, seeds loading) gets a minute before the first message.
+      const limit = heardFrom ? opts.hangMs : Math.max(60_000, opts.hangMs);
+      if (performance.now() - lastBeat > limit) {
         hung = true;
         child.kill('SIGKILL');
       }
@@ -101,6 +107,8 @@ async function fuzzTarget(name: string, opts: { runs?: number; timeMs?: number; 
     clearInterval(watchdog);
     const executed = result.stats?.executions ?? 0;
     if (!done) {
+      result.earlierExecutions += executed;
+      result.stats = null;
       // The input on disk is the one that hung or killed the process.
       const kind = hung ? 'hang' : 'crash';
       const dir = join(opts.out, name, `${kind}-input-${seed}`);
@@ -141,9 +149,10 @@ async function main(): Promise<void> {
     console.log(`fuzzing ${name} (${runs !== undefined ? `${runs} runs` : ''}${runs !== undefined && timeMs !== undefined ? ', ' : ''}${timeMs !== undefined ? `${timeMs / 1000} s` : ''})`);
     const r = await fuzzTarget(name, { ...(runs !== undefined ? { runs } : {}), ...(timeMs !== undefined ? { timeMs } : {}), seed: Number(values.seed), out: values.out as string, hangMs: parseTime(values['hang-timeout'] as string) });
     const s = r.stats;
-    total += s?.executions ?? 0;
+    const executions = (s?.executions ?? 0) + r.earlierExecutions;
+    total += executions;
     totalFindings += r.findings.length;
-    rows.push([name, String(s?.executions ?? 0), fmt(s?.execsPerSecond ?? NaN, 0), fmt((s?.elapsedMs ?? NaN) / 1000, 0), `${s?.numSeeds ?? 0} -> ${s?.corpusSize ?? 0}`, String(s?.blocks ?? 0), String(s?.features ?? 0), String(r.findings.length)]);
+    rows.push([name, String(executions), fmt(s?.execsPerSecond ?? NaN, 0), fmt((s?.elapsedMs ?? NaN) / 1000, 0), `${s?.numSeeds ?? 0} -> ${s?.corpusSize ?? 0}`, String(s?.blocks ?? 0), String(s?.features ?? 0), String(r.findings.length)]);
   }
   console.log();
   printTable(['target', 'executions', 'exec/s', 'seconds', 'corpus (seeds -> now)', 'blocks', 'features', 'findings'], rows);

@@ -73,6 +73,8 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Longest request body written to the log with logRequests. */
+const MAX_LOGGED_BODY_CHARS = 4096;
 
 export function buildApp(engine: ServingEngine, options: ServerOptions = {}): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -133,7 +135,11 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
   if (options.logRequests) {
     // Prompts are user data: logged only when asked for (--enable-log-requests).
     app.addHook('preHandler', async (request) => {
-      if (request.body !== undefined) request.log.info({ body: request.body }, 'received request');
+      if (request.body === undefined) return;
+      // Bounded, as vLLM's --max-log-len: a 10 MB prompt must not become a 10 MB log line.
+      const text = JSON.stringify(request.body);
+      const body = text.length <= MAX_LOGGED_BODY_CHARS ? text : `${text.slice(0, MAX_LOGGED_BODY_CHARS)}... (${text.length - MAX_LOGGED_BODY_CHARS} more characters)`;
+      request.log.info({ body }, 'received request');
     });
   }
   if (options.allowedOrigins?.length) app.addHook('onRequest', createCorsHook(options.allowedOrigins));

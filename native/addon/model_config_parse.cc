@@ -3,6 +3,7 @@
 #include <cmath>
 #include <thread>
 
+#include "core/checked_number.h"
 #include "napi_util.h"
 
 namespace kv::napi {
@@ -43,10 +44,11 @@ constexpr int64_t kMaxDim = int64_t(1) << 20;
 int64_t shape_dim(Napi::Env env, const Napi::Value& v, const std::string& field) {
   if (!v.IsNumber()) throw TypeError(env, field + ": expected a number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d <= static_cast<double>(int64_t(1) << 40)) || d != std::floor(d)) {
+  int64_t dim = 0;
+  if (!checked_integer(d, 1, int64_t(1) << 40, &dim)) {
     throw Napi::RangeError::New(env, field + ": expected an integer in [1, 2^40], got " + std::to_string(d));
   }
-  return static_cast<int64_t>(d);
+  return dim;
 }
 
 }  // namespace

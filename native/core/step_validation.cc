@@ -86,13 +86,6 @@ void check_token(const char* what, int64_t r, int64_t at, int32_t id, int64_t vo
 
 }  // namespace
 
-bool checked_integer(double value, int64_t lo, int64_t hi, int64_t* out) {
-  if (!std::isfinite(value) || value != std::floor(value)) return false;
-  if (value < static_cast<double>(lo) || value > static_cast<double>(hi)) return false;
-  *out = static_cast<int64_t>(value);
-  return true;
-}
-
 int64_t step_max_blocks_per_seq(double value) {
   // Checked before any cast: converting NaN, an infinity or an out-of-range double is undefined.
   int64_t out = 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checked_number.h"
 #include "core/step_input.h"
 #include "ops/sample/sample.h"
 
@@ -26,9 +27,6 @@ struct StepLimits {
   int64_t num_blocks;
   int64_t block_size;
 };
-
-/** A JS number as an integer in [lo, hi], or false when it is NaN, infinite, fractional or out of range. */
-bool checked_integer(double value, int64_t lo, int64_t hi, int64_t* out);
 
 /** step.maxBlocksPerSeq as the addon receives it (a JS number). Throws InputError unless an integer >= 1. */
 int64_t step_max_blocks_per_seq(double value);

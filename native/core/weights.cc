@@ -1,6 +1,5 @@
 #include "weights.h"
 
-#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -10,18 +9,6 @@ int64_t TensorRef::numel() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
-}
-
-std::vector<int64_t> tensor_dims(const std::string& name, const std::vector<double>& numbers) {
-  constexpr double kMaxDim = 1099511627776.0;  // 2^40, add()'s bound
-  std::vector<int64_t> dims;
-  for (double d : numbers) {
-    if (!(d >= 1 && d <= kMaxDim && d == std::floor(d))) {
-      throw std::invalid_argument("tensor '" + name + "': invalid dimension " + std::to_string(d));
-    }
-    dims.push_back(static_cast<int64_t>(d));
-  }
-  return dims;
 }
 
 ModelWeights::ModelWeights(const std::vector<std::string>& files) {

@@ -21,13 +21,6 @@ struct TensorRef {
   int64_t numel() const;
 };
 
-/**
- * A tensor shape as JS numbers (the model description) -> dimensions. Throws std::invalid_argument
- * naming the tensor for a number that is not an integer in [1, 2^40] (NaN, infinities and huge values
- * included, which must never reach an integer cast); add() then checks the shape as a whole.
- */
-std::vector<int64_t> tensor_dims(const std::string& name, const std::vector<double>& numbers);
-
 class ModelWeights {
  public:
   explicit ModelWeights(const std::vector<std::string>& files);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checked_number.h"
 #include "core/weights.h"
 #include "fuzz/fuzz_input.h"
 #include "ops/dequantize/dequantize.h"
@@ -97,8 +98,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   kv::ModelWeights weights(paths);
   std::map<std::string, Accepted> accepted;
   for (const auto& t : tensors) {
+    // As the addon reads a description (model_config_parse.cc): each dimension a checked integer.
+    std::vector<int64_t> shape;
+    bool dims_ok = true;
+    for (double d : t.dims) {
+      int64_t dim = 0;
+      dims_ok = dims_ok && kv::checked_integer(d, 1, int64_t(1) << 40, &dim);
+      shape.push_back(dim);
+    }
+    if (!dims_ok) continue;
     try {
-      const std::vector<int64_t> shape = kv::tensor_dims(t.name, t.dims);
       weights.add(t.name, static_cast<kv::DType>(t.dtype), shape, t.file_index, t.offset, t.byte_length);
     } catch (const std::invalid_argument&) {
       continue;

@@ -233,6 +233,14 @@ export function generateCases(routes: Array<{ method: string; url: string }>, co
   const cases: FuzzCase[] = [];
   const add = (c: FuzzCase): void => { cases.push(c); };
 
+  // Every route, GET or POST: a header line without a colon, an oversized head, a method it lacks.
+  for (const route of [...gets, ...posts]) {
+    const path = concretePath(route);
+    add({ name: `header without a colon ${route}`, path, bytes: Buffer.from(`GET ${path} HTTP/1.1\r\nhost: x\r\nno-colon-here\r\n\r\n`), send: {}, statuses: [400] });
+    add({ name: `oversized head ${route}`, path, bytes: httpBytes('GET', path, { 'x-big': 'h'.repeat(limits.maxHeaderSize + 100) }), send: {}, statuses: [431] });
+    add({ name: `method the route lacks ${route}`, path, bytes: httpBytes('DELETE', path, {}), send: {}, statuses: [404] });
+  }
+
   // Fixed classes, once per run: 10 MB bodies per protocol family, over the body limit, stalls.
   const tenMb = 'a'.repeat(10_000_000);
   for (const route of ['/v1/completions', '/v1/chat/completions', '/generate', '/v2/models/:model/generate', '/v2/models/:model/infer', '/tokenize']) {

@@ -43,7 +43,7 @@ export async function runWellFormed(baseUrl: string, r: WellFormed): Promise<str
   }
   const response = await fetch(`${baseUrl}${r.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.body) });
   if (response.status !== 200) throw new Error(`${r.name}: status ${response.status}: ${(await response.text()).slice(0, 200)}`);
-  if (!r.read.endsWith('-sse')) return readJson(r, await response.json());
+  if (!r.read.endsWith('-sse')) return readJson(r, (await response.json()) as Record<string, any>);
   if (!response.body) throw new Error(`${r.name}: no body`);
   let text = '';
   let ended = false;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseServeArgs } from '../../lib/cli/serve-flags.js';
 import { setLogger } from '../../lib/log.js';
 import { PUBLIC_ROUTES } from '../../lib/server/auth.js';
@@ -142,10 +142,10 @@ test('the CLI listens on 127.0.0.1 unless --host says otherwise', () => {
   assert.equal(c.logRequests, false);
 });
 
-function captureLogs(): { lines: string[]; logger: ReturnType<typeof pino> } {
+function captureLogs(): { lines: string[]; logger: Logger } {
   const lines: string[] = [];
   const stream = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
-  return { lines, logger: pino({ level: 'trace' }, stream) };
+  return { lines, logger: pino({ level: 'trace' }, stream) as unknown as Logger };
 }
 
 const quietLogs = captureLogs();

@@ -77,6 +77,7 @@ export class LoaderFuzzer {
   private executions = 0;
   /** Inputs started, reruns included (the hang watchdog checks that it moves). */
   inputsStarted = 0;
+  private lastYield = performance.now();
   private numSeeds = 0;
   private slowest = { ms: 0, name: '' };
   /** The Buffer last written to each file of workDir. */
@@ -227,6 +228,11 @@ export class LoaderFuzzer {
 
   /** Runs one input; records a finding when it breaks the contract. Returns its run time. */
   private async execute(parts: Parts, name: string, count = true): Promise<number> {
+    // Synchronous loaders never yield: let timers (the worker's heartbeat) and IPC run every 100 ms.
+    if (performance.now() - this.lastYield > 100) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.lastYield = performance.now();
+    }
     this.options.onInput?.(parts);
     this.inputsStarted++;
     const path = this.writeInput(parts);

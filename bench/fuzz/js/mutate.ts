@@ -214,7 +214,7 @@ export function mutateJson(data: Buffer, rng: Random, ctx: MutationContext): Buf
   const all = containers(root);
   if (all.length === 0) return null;
   const target = rng.pick(all);
-  const keys = Array.isArray(target) ? target.map((_, i) => i) : Object.keys(target);
+  const keys: Array<string | number> = Array.isArray(target) ? target.map((_, i) => i) : Object.keys(target);
   const op = rng.int(6);
   const set = (key: string | number, value: unknown): void => {
     (target as Record<string | number, unknown>)[key] = value;
