@@ -98,11 +98,12 @@ export class Engine implements AsyncDisposable {
     const tokenizer = await loadTokenizer(spec.format === 'gguf' ? spec.source : path);
     const config = resolveEngineConfig(options, spec);
     progress({ phase: 'load', fraction: 0.5, detail: 'mapping weights and allocating the KV cache' });
-    const addon = loadNativeAddon();
+    const addon = loadNativeAddon({ device: config.device });
+    const device = addon.backend === 'cuda' && config.device !== 'cpu' ? 'cuda' : 'cpu';
     let model: NativeModel;
     try {
       model = new addon.Model(
-        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa),
+        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa, device),
       );
     } catch (err) {
       throw new KvserveError('ERR_MODEL_FORMAT', `${spec.source}: ${(err as Error).message}`, { cause: err });
