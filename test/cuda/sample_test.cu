@@ -235,6 +235,15 @@ KV_TEST(sample_penalties_bias_and_odd_logits_match_cpu) {
     if (counter > 0) std::copy(b.logits.end() - 2 * b.vocab, b.logits.end() - b.vocab, b.logits.end() - b.vocab);
     else b.logits[b.logits.size() - b.vocab + 300] = 3.9f;
   }
+  for (int counter = 0; counter < 16; ++counter) {  // a penalty that demotes the max, under min-p: the cut
+    p = defaults();                                 // follows the new max
+    p.repetition_penalty = 3.0f;
+    p.min_p = 0.3f;
+    p.counter = counter;
+    add_row(b, rng, p, {250}, {}, {}, 4.0f);
+    if (counter > 0) std::copy(b.logits.end() - 2 * b.vocab, b.logits.end() - b.vocab, b.logits.end() - b.vocab);
+    else b.logits[b.logits.size() - b.vocab + 250] = 6.0f;
+  }
   compare(b, "penalties and bias");
 
   Batch odd;
