@@ -142,12 +142,12 @@ export function loadNative(ctx: NativeLoadContext): LoadedNative {
 
 let cached: LoadedNative | null = null;
 
-/** The addon for this process (loaded once): see the candidate order above. */
 export interface LoadOptions {
   /** 'auto' (default): the CUDA addon when a usable GPU is found (lib/native/cuda-probe.ts), else CPU. */
   device?: DevicePreference;
 }
 
+/** The addon for this process (loaded once): see the candidate order above. */
 export function loadNativeAddon(options: LoadOptions = {}): NativeAddon {
   // CUDA first (probed in a child process); null means the CPU addon.
   const cuda = selectCudaAddon(options.device ?? 'auto');
