@@ -30,9 +30,16 @@ export interface CudaAvailability {
 const require = createRequire(import.meta.url);
 const PROBE_TIMEOUT_MS = 30_000;
 
-/** Where the CUDA addon lives (KVSERVE_CUDA_ADDON overrides, for tests and custom builds). */
+/**
+ * Where the CUDA addon lives: KVSERVE_CUDA_ADDON (tests, custom builds), else KVSERVE_NATIVE_PATH when
+ * set (a user who names a binary gets that one, so it is what gets probed), else the source build.
+ */
 export function cudaAddonPath(): string {
-  return process.env.KVSERVE_CUDA_ADDON ?? join(packageRootDir(), 'build-cuda', 'Release', 'kvserve_cuda.node');
+  return (
+    process.env.KVSERVE_CUDA_ADDON ??
+    process.env.KVSERVE_NATIVE_PATH ??
+    join(packageRootDir(), 'build-cuda', 'Release', 'kvserve_cuda.node')
+  );
 }
 
 /** The NVIDIA kernel driver, from /proc/driver/nvidia/version (Linux) or the device node. */

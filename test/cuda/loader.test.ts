@@ -157,8 +157,17 @@ test('the CPU addon refuses device cuda with a clear error', async (t) => {
   assert.throws(() => new addon.Model(desc), /this is the CPU addon; build the CUDA addon \(npm run build:cuda\)/);
 });
 
-test('cudaAddonPath points at build-cuda unless overridden', () => {
-  withAddonPath(undefined, () => assert.equal(cudaAddonPath(), builtCudaAddon));
+test('cudaAddonPath: build-cuda by default, else the binary KVSERVE_NATIVE_PATH names', () => {
+  const saved = process.env.KVSERVE_NATIVE_PATH;
+  try {
+    delete process.env.KVSERVE_NATIVE_PATH;
+    withAddonPath(undefined, () => assert.equal(cudaAddonPath(), builtCudaAddon));
+    process.env.KVSERVE_NATIVE_PATH = '/opt/custom/kvserve.node';
+    withAddonPath(undefined, () => assert.equal(cudaAddonPath(), '/opt/custom/kvserve.node'));
+  } finally {
+    if (saved === undefined) delete process.env.KVSERVE_NATIVE_PATH;
+    else process.env.KVSERVE_NATIVE_PATH = saved;
+  }
 });
 
 test('npm run build:cuda skips with a clear message where there is no CUDA compiler', () => {
