@@ -10,8 +10,9 @@
 // a real GPU (KV_GPU_ARCH, default `native`), to run where one exists. Objects and programs are
 // cached in build-cuda-emu/ under a hash of compiler, flags, source and every local header it includes.
 //
-// Usage: node scripts/cuda-emu-tests.mjs [--variant plain|asan|wmma] [--schedule forward|reverse|random]
+// Usage: node scripts/cuda-emu-tests.mjs [--variant plain|asan|wmma|gpu] [--schedule forward|reverse|random]
 //                                        [--list] [family ...]        (default: build and run every family)
+// KV_EMU_JOBS: parallel compiles (default 2); KV_EMU_TIMING=1: print each compile's duration.
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
