@@ -8,6 +8,7 @@ export const ErrorCodes = {
   ERR_TOKENIZER_LOAD: 'tokenizer files are missing or malformed',
   ERR_TOKENIZER_TEMPLATE: 'chat template is missing or failed to render',
   ERR_NATIVE_LOAD: 'no native addon could be loaded',
+  ERR_NATIVE_CUDA_UNAVAILABLE: 'the CUDA backend was asked for but cannot run here',
   ERR_NATIVE_STEP: 'a native forward step failed',
   ERR_ENGINE_REQUEST_FAILED: "handling one request's output failed (its detokenizer, stop strings or events); only that request ends",
   ERR_ENGINE_INTERNAL: 'the step loop failed outside any one request; the requests in flight ended with this error',

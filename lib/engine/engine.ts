@@ -7,6 +7,7 @@ import { logger } from '../log.js';
 import { resolveModelPath } from '../model/resolve-model-path.js';
 import { loadModelSpec } from '../model/load-model-spec.js';
 import type { ModelSpec } from '../model/types.js';
+import { cudaAvailability } from '../native/cuda-probe.js';
 import { loadNativeAddon } from '../native/load.js';
 import { nativeModelDescription } from '../native/model-description.js';
 import type { NativeModel, NativeModelInfo } from '../native/types.js';
@@ -98,11 +99,16 @@ export class Engine implements AsyncDisposable {
     const tokenizer = await loadTokenizer(spec.format === 'gguf' ? spec.source : path);
     const config = resolveEngineConfig(options, spec);
     progress({ phase: 'load', fraction: 0.5, detail: 'mapping weights and allocating the KV cache' });
-    const addon = loadNativeAddon();
+    const addon = loadNativeAddon({ device: config.device });
+    // The CUDA addon also runs on the CPU: use the GPU when asked to, or when 'auto' found one usable.
+    const device =
+      addon.backend === 'cuda' && (config.device === 'cuda' || (config.device === 'auto' && cudaAvailability().available))
+        ? 'cuda'
+        : 'cpu';
     let model: NativeModel;
     try {
       model = new addon.Model(
-        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa),
+        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa, device),
       );
     } catch (err) {
       throw new KvserveError('ERR_MODEL_FORMAT', `${spec.source}: ${(err as Error).message}`, { cause: err });

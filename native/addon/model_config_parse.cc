@@ -151,6 +151,13 @@ ModelDescription parse_model_description(const Napi::Object& desc) {
     else throw TypeError(env, "isa: expected 'portable' | 'avx2' | 'avx512', got '" + name + "'");
     if (!isa_supported(out.isa)) throw Napi::Error::New(env, "isa: this CPU cannot run the " + name + " kernels");
   }
+  Napi::Value device = desc.Get("device");
+  if (!device.IsUndefined()) {
+    const std::string name = device.IsString() ? device.As<Napi::String>().Utf8Value() : std::string("(not a string)");
+    if (name == "cpu") out.device = Device::Cpu;
+    else if (name == "cuda") out.device = Device::Cuda;
+    else throw TypeError(env, "device: expected 'cpu' | 'cuda', got '" + name + "'");
+  }
   return out;
 }
 

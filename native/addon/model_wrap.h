@@ -1,4 +1,5 @@
-// The JS `Model` class: owns the mapped weights, the paged KV cache and the thread pool; `step()`
+// The JS `Model` class: owns the mapped weights, the paged KV cache (host memory, or the GPU's with
+// device 'cuda' in the CUDA addon) and the thread pool; `step()`
 // runs one engine step off the JS thread (StepWorker) and resolves with the sampled tokens.
 #pragma once
 #include <napi.h>
@@ -11,6 +12,9 @@
 #include "core/scratch.h"
 #include "core/thread_pool.h"
 #include "models/llama.h"
+#if KV_WITH_CUDA
+#include "backends/cuda/cuda_llama.h"
+#endif
 
 namespace kv::napi {
 
@@ -25,6 +29,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Isa isa() const { return isa_; }
   std::atomic<bool>& busy() { return busy_; }
   Scratch& sample_scratch() { return sample_scratch_; }
+  int64_t kv_num_blocks() const;
+  int64_t kv_block_size() const;
+#if KV_WITH_CUDA
+  /** The CUDA backend when the model was created with device 'cuda' (the KV cache is on the GPU). */
+  cuda::CudaLlamaModel* cuda() { return cuda_.get(); }
+#endif
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
@@ -32,7 +42,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::unique_ptr<LlamaModel> model_;
-  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<KvCache> cache_;  // device 'cpu' only
+#if KV_WITH_CUDA
+  std::unique_ptr<cuda::CudaLlamaModel> cuda_;
+#endif
   std::unique_ptr<ThreadPool> pool_;
   Isa isa_ = Isa::Portable;
   std::atomic<bool> busy_{false};

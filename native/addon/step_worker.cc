@@ -22,8 +22,38 @@ StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, 
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(model),
       model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)) {}
 
+#if KV_WITH_CUDA
+// The whole step on the GPU: one upload, forward, sampling (or argmax), one download.
+static void run_cuda_step(cuda::CudaLlamaModel& gpu, const StepInput& input, const SamplingInput& sampling,
+                          SamplingOutput& sampled, StepOutput& output, std::vector<float>& raw_logits) {
+  cuda::SamplingArrays arrays;
+  if (sampling.present) {
+    arrays.params = sampling.params.data();
+    arrays.history = sampling.history.data();
+    arrays.history_len = static_cast<int64_t>(sampling.history.size());
+    arrays.bias_token_ids = sampling.bias_token_ids.data();
+    arrays.bias_values = sampling.bias_values.data();
+    arrays.bias_len = static_cast<int64_t>(sampling.bias_token_ids.size());
+    arrays.max_logprobs = sampling.max_logprobs;
+  }
+  cuda::CudaStepResult r;
+  gpu.step(input, sampling.present ? &arrays : nullptr, r);
+  sampled.token_ids = std::move(r.token_ids);
+  sampled.logprobs = std::move(r.logprobs);
+  sampled.top_ids = std::move(r.top_ids);
+  sampled.top_logprobs = std::move(r.top_logprobs);
+  (sampling.present ? raw_logits : output.logits) = std::move(r.logits);
+}
+#endif
+
 void StepWorker::Execute() {
   try {
+#if KV_WITH_CUDA
+    if (cuda::CudaLlamaModel* gpu = model_->cuda()) {
+      run_cuda_step(*gpu, input_, sampling_, sampled_, output_, raw_logits_);
+      return;
+    }
+#endif
     KvCache& cache = model_->cache();
     for (size_t i = 0; i < input_.copy_src.size(); ++i) cache.copy_block(input_.copy_src[i], input_.copy_dst[i]);
     LlamaModel& m = model_->model();
