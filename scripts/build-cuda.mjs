@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // `npm run build:cuda`: builds the CUDA addon (CMakeLists.txt, through cmake-js) into
-// build-cuda/Release/kvserve_cuda.node. Where there is no CUDA compiler it prints why and exits 0: the
+// build-cuda/Release/kvserve_cuda.node, and stores a stripped copy as the package's CUDA prebuilt variant,
+// prebuilds/<platform>-<arch>-cuda/kvserve_cuda.node. That directory is not one node-gyp-build scans
+// (it only reads prebuilds/<platform>-<arch>/, and it ignores tags it does not know, so a
+// kvserve.cuda.node beside the CPU binary could be picked in its place): lib/native/cuda-probe.ts loads
+// it by explicit path, after a probe in a child process, only where a GPU is usable. Where there is no CUDA compiler it prints why and exits 0: the
 // CPU addon (`npm run build`) is unaffected. Settings:
 //   CUDACXX              the nvcc to use (default: nvcc on PATH, then /usr/local/cuda/bin/nvcc)
 //   KVSERVE_CUDA_ARCHS   CMAKE_CUDA_ARCHITECTURES (default: sm_80/86/89/90 code + compute_90 PTX;
 //                        CI uses 80: sm_80 code + compute_80 PTX, which every sm_80+ GPU runs)
 //   KVSERVE_BUILD_JOBS   parallel compile jobs (default 2)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,3 +74,12 @@ if (!existsSync(out)) {
   process.exit(1);
 }
 console.log(`kvserve build:cuda: built ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+// The prebuilt variant: stripped of symbols (the device code lives in allocated .nv_fatbin sections,
+// which strip keeps). Where strip is missing the unstripped copy is stored.
+const prebuiltDir = join(root, 'prebuilds', `${process.platform}-${process.arch}-cuda`);
+const prebuilt = join(prebuiltDir, 'kvserve_cuda.node');
+mkdirSync(prebuiltDir, { recursive: true });
+copyFileSync(out, prebuilt);
+const strip = onPath('strip') ? spawnSync('strip', ['--strip-unneeded', prebuilt], { stdio: 'inherit' }) : null;
+const mb = (p) => (statSync(p).size / 1048576).toFixed(1);
+console.log(`kvserve build:cuda: prebuilt variant ${prebuilt} (${mb(prebuilt)} MB${strip?.status === 0 ? ', stripped' : ', not stripped'}; built ${mb(out)} MB)`);

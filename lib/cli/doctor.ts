@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 // `kvserve doctor`: what this machine is and which native binary kvserve runs. Exit code 1 when no
 // native binary loads (the report says what was tried and how to fix it).
 import { cpus } from 'node:os';
@@ -26,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     lines.push(`cuda: not used${cuda.driver ? ` (driver: ${cuda.driver})` : ''}:`);
     for (const reason of cuda.reasons) lines.push(`  - ${reason}`);
+    if (existsSync(cuda.addonPath)) lines.push(`cuda addon: ${cuda.addonPath} (present; used where a GPU is usable)`);
   }
   try {
     const native = loadedNative();

@@ -1,5 +1,6 @@
 // Whether the CUDA backend can run here, and loading it. The CUDA addon (build-cuda/Release/
-// kvserve_cuda.node, `npm run build:cuda`) is used only when (1) it exists, (2) an NVIDIA kernel driver
+// kvserve_cuda.node from `npm run build:cuda`, else the package's prebuilt variant
+// prebuilds/<platform>-<arch>-cuda/kvserve_cuda.node) is used only when (1) it exists, (2) an NVIDIA kernel driver
 // is present, and (3) a child process that loads the addon and calls its cudaProbe() export reports a
 // usable GPU (compute capability 8.0+). The probe runs in a child so that a broken driver or runtime,
 // which can crash or hang inside the CUDA library, costs a failed probe instead of the server.
@@ -30,16 +31,22 @@ export interface CudaAvailability {
 const require = createRequire(import.meta.url);
 const PROBE_TIMEOUT_MS = 30_000;
 
+/** The CUDA prebuilt variant shipped in the package (scripts/build-cuda.mjs stores it there). */
+export function cudaPrebuiltPath(root = packageRootDir()): string {
+  return join(root, 'prebuilds', `${process.platform}-${process.arch}-cuda`, 'kvserve_cuda.node');
+}
+
 /**
  * Where the CUDA addon lives: KVSERVE_CUDA_ADDON (tests, custom builds), else KVSERVE_NATIVE_PATH when
- * set (a user who names a binary gets that one, so it is what gets probed), else the source build.
+ * set (a user who names a binary gets that one, so it is what gets probed), else the source build when
+ * there is one (a contributor's `npm run build:cuda`, as the CPU loader prefers build/Release), else the
+ * package's prebuilt variant.
  */
 export function cudaAddonPath(): string {
-  return (
-    process.env.KVSERVE_CUDA_ADDON ??
-    process.env.KVSERVE_NATIVE_PATH ??
-    join(packageRootDir(), 'build-cuda', 'Release', 'kvserve_cuda.node')
-  );
+  const named = process.env.KVSERVE_CUDA_ADDON ?? process.env.KVSERVE_NATIVE_PATH;
+  if (named) return named;
+  const sourceBuild = join(packageRootDir(), 'build-cuda', 'Release', 'kvserve_cuda.node');
+  return existsSync(sourceBuild) ? sourceBuild : cudaPrebuiltPath();
 }
 
 /** The NVIDIA kernel driver, from /proc/driver/nvidia/version (Linux) or the device node. */
@@ -88,7 +95,7 @@ export function cudaAvailability(options: { refresh?: boolean; skipDriverCheck?:
   const addonPath = cudaAddonPath();
   const result: CudaAvailability = { available: false, addonPath, reasons: [] };
   if (!existsSync(addonPath)) {
-    result.reasons.push(`${addonPath} not found: build the CUDA addon with \`npm run build:cuda\` (needs nvcc and cmake)`);
+    result.reasons.push(`${addonPath} not found: this package has no CUDA build for ${process.platform}-${process.arch}; build it with \`npm run build:cuda\` (needs nvcc and cmake)`);
   }
   const driver = nvidiaDriver();
   if (driver.present) result.driver = driver.detail;

@@ -1,34 +1,20 @@
-// LLaMA-family forward pass over a paged KV cache. Per layer:
+// LLaMA-family forward pass over a paged KV cache, as op calls on a backend's op table. Per layer:
 //   rms_norm -> q/k/v matmul (+bias) -> [q/k rms_norm] -> rope -> kv_cache_write -> paged_attention
 //   -> o matmul -> residual -> rms_norm -> gate/up matmul -> silu_mul -> down matmul -> residual
-// then the final norm and the output projection for the logits rows only.
+// then the logits rows gathered, the final norm and the output projection for those rows only.
 #include "models/llama.h"
 
 #include <cmath>
 #include <stdexcept>
 
+#include "backends/cpu/cpu_ops.h"
 #include "core/rope_freqs.h"
-#include "ops/add/add.h"
-#include "ops/embedding/embedding.h"
-#include "ops/kv_cache_write/kv_cache_write.h"
-#include "ops/matmul/matmul.h"
-#include "ops/paged_attention/paged_attention.h"
-#include "ops/rms_norm/rms_norm.h"
-#include "ops/rope/rope.h"
-#include "ops/silu_mul/silu_mul.h"
 
 namespace kv {
 
 namespace {
 
 std::string blk(int64_t i, const char* suffix) { return "blk." + std::to_string(i) + "." + suffix; }
-
-// Splits `rows` rows of `cols` floats over the pool when there is enough work to pay for it.
-template <typename Fn>
-void for_row_ranges(ThreadPool& pool, int64_t rows, int64_t cols, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols));
-  pool.parallel_for(rows, grain, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
-}
 
 }  // namespace
 
@@ -46,12 +32,13 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
     throw std::invalid_argument("tensor 'token_embd.weight': expected [vocab, hidden] = [" + std::to_string(c.vocab_size) +
                                 ", " + std::to_string(d) + "]");
   }
-  token_embd_ = embd.data;
-  token_embd_dtype_ = embd.dtype;
-  output_ = w.matrix(c.tied_embeddings || !w.has("output.weight") ? "token_embd.weight" : "output.weight", c.vocab_size, d);
-  output_norm_ = w.vector_f32("output_norm.weight", d);
+  LlamaTensors& t = tensors_;
+  t.token_embd = embd.data;
+  t.token_embd_dtype = embd.dtype;
+  t.output = w.matrix(c.tied_embeddings || !w.has("output.weight") ? "token_embd.weight" : "output.weight", c.vocab_size, d);
+  t.output_norm = w.vector_f32("output_norm.weight", d);
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    Layer l;
+    LlamaLayer l;
     l.attn_norm = w.vector_f32(blk(i, "attn_norm.weight"), d);
     l.wq = w.matrix(blk(i, "attn_q.weight"), qd, d);
     l.wk = w.matrix(blk(i, "attn_k.weight"), kvd, d);
@@ -71,12 +58,13 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
     l.w_gate = w.matrix(blk(i, "ffn_gate.weight"), c.intermediate_size, d);
     l.w_up = w.matrix(blk(i, "ffn_up.weight"), c.intermediate_size, d);
     l.w_down = w.matrix(blk(i, "ffn_down.weight"), d, c.intermediate_size);
-    layers_.push_back(l);
+    t.layers.push_back(l);
   }
   const float* freq_factors = w.has("rope_freqs.weight") ? w.vector_f32("rope_freqs.weight", c.rope_dim / 2) : nullptr;
   Llama3Scaling llama3{c.llama3_factor, c.llama3_low_freq_factor, c.llama3_high_freq_factor,
                        c.llama3_original_max_position};
   inv_freq_ = rope_inv_freq(c.rope_dim, c.rope_theta, freq_factors, c.llama3_scaling ? &llama3 : nullptr);
+  t.inv_freq = inv_freq_.data();
 }
 
 void LlamaModel::ensure_buffers(int64_t t, int64_t r) {
@@ -97,68 +85,86 @@ void LlamaModel::ensure_buffers(int64_t t, int64_t r) {
 
 void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out) {
   const LlamaConfig& c = config_;
-  const int64_t t = in.num_tokens(), r = in.num_logits(), d = c.hidden_size;
-  const int64_t qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim, f = c.intermediate_size;
+  const int64_t t = in.num_tokens(), r = in.num_logits();
   ensure_buffers(t, r);
-  float *x = x_.data(), *h = h_.data(), *q = q_.data(), *k = k_.data(), *v = v_.data();
-  float *attn = attn_.data(), *gate = gate_.data(), *up = up_.data();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-
-  for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
-    KV_CPU_DISPATCH(isa, embedding_cpu, x + b * d, token_embd_, token_embd_dtype_, d, in.token_ids.data() + b, e - b);
-  });
-
-  for (int64_t li = 0; li < c.num_layers; ++li) {
-    const Layer& l = layers_[li];
-    for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
-      KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.attn_norm, e - b, d, c.rms_norm_eps);
-    });
-    KV_CPU_DISPATCH(isa, matmul_cpu, q, h, l.wq, l.bq, t, pool, scratch_);
-    KV_CPU_DISPATCH(isa, matmul_cpu, k, h, l.wk, l.bk, t, pool, scratch_);
-    KV_CPU_DISPATCH(isa, matmul_cpu, v, h, l.wv, l.bv, t, pool, scratch_);
-    if (c.qk_norm) {
-      for_row_ranges(pool, t * c.num_heads, c.head_dim, [&](int64_t b, int64_t e) {
-        KV_CPU_DISPATCH(isa, rms_norm_cpu, q + b * c.head_dim, q + b * c.head_dim, l.q_norm, e - b, c.head_dim, c.rms_norm_eps);
-      });
-      for_row_ranges(pool, t * c.num_kv_heads, c.head_dim, [&](int64_t b, int64_t e) {
-        KV_CPU_DISPATCH(isa, rms_norm_cpu, k + b * c.head_dim, k + b * c.head_dim, l.k_norm, e - b, c.head_dim, c.rms_norm_eps);
-      });
-    }
-    for_row_ranges(pool, t, qd, [&](int64_t b, int64_t e) {
-      KV_CPU_DISPATCH(isa, rope_cpu, q + b * qd, e - b, c.num_heads, c.head_dim, c.rope_dim, in.positions.data() + b,
-                      inv_freq_.data(), c.rope_position_scale, c.rope_layout);
-      KV_CPU_DISPATCH(isa, rope_cpu, k + b * kvd, e - b, c.num_kv_heads, c.head_dim, c.rope_dim, in.positions.data() + b,
-                      inv_freq_.data(), c.rope_position_scale, c.rope_layout);
-    });
-    KV_CPU_DISPATCH(isa, kv_cache_write_cpu, cache.k(li), cache.v(li), cache.dtype(), k, v, in.slot_mapping.data(), t,
-                    c.num_kv_heads, c.head_dim, cache.block_size());
-    KV_CPU_DISPATCH(isa, paged_attention_cpu, attn, q, cache.k(li), cache.v(li), cache.dtype(), in.query_start_loc.data(),
-                    in.seq_lens.data(), in.block_tables.data(), in.max_blocks_per_seq, in.num_seqs(), c.num_heads,
-                    c.num_kv_heads, c.head_dim, cache.block_size(), scale, pool, scratch_);
-    KV_CPU_DISPATCH(isa, matmul_cpu, h, attn, l.wo, l.bo, t, pool, scratch_);
-    for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
-      KV_CPU_DISPATCH(isa, add_cpu, x + b * d, x + b * d, h + b * d, (e - b) * d);
-      KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.ffn_norm, e - b, d, c.rms_norm_eps);
-    });
-    KV_CPU_DISPATCH(isa, matmul_cpu, gate, h, l.w_gate, nullptr, t, pool, scratch_);
-    KV_CPU_DISPATCH(isa, matmul_cpu, up, h, l.w_up, nullptr, t, pool, scratch_);
-    for_row_ranges(pool, t, f, [&](int64_t b, int64_t e) {
-      KV_CPU_DISPATCH(isa, silu_mul_cpu, gate + b * f, gate + b * f, up + b * f, (e - b) * f);
-    });
-    KV_CPU_DISPATCH(isa, matmul_cpu, h, gate, l.w_down, nullptr, t, pool, scratch_);
-    for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
-      KV_CPU_DISPATCH(isa, add_cpu, x + b * d, x + b * d, h + b * d, (e - b) * d);
-    });
-  }
-
-  // Final norm and output projection for the requested rows only.
-  float* rows = rows_.data();
-  for (int64_t i = 0; i < r; ++i) {
-    const int64_t src = in.logits_indices[i];
-    KV_CPU_DISPATCH(isa, rms_norm_cpu, rows + i * d, x + src * d, output_norm_, 1, d, c.rms_norm_eps);
-  }
   out.logits.resize(static_cast<size_t>(r * c.vocab_size));
-  if (r > 0) KV_CPU_DISPATCH(isa, matmul_cpu, out.logits.data(), rows, output_, nullptr, r, pool, scratch_);
+  k_layers_.resize(static_cast<size_t>(c.num_layers));
+  v_layers_.resize(static_cast<size_t>(c.num_layers));
+  for (int64_t li = 0; li < c.num_layers; ++li) k_layers_[li] = cache.k(li), v_layers_[li] = cache.v(li);
+  LlamaStepArgs args;
+  args.num_tokens = t;
+  args.num_logits = r;
+  args.token_ids = in.token_ids.data();
+  args.positions = in.positions.data();
+  args.slot_mapping = in.slot_mapping.data();
+  args.logits_indices = in.logits_indices.data();
+  args.batch = {in.query_start_loc.data(), in.seq_lens.data(), in.block_tables.data(), in.max_blocks_per_seq, in.num_seqs()};
+  args.k_cache = k_layers_.data();
+  args.v_cache = v_layers_.data();
+  args.kv_dtype = cache.dtype();
+  args.block_size = cache.block_size();
+  const LlamaActivations act{x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), attn_.data(), gate_.data(),
+                             up_.data(), rows_.data(), out.logits.data()};
+  CpuOps ops(isa, pool, scratch_);
+  llama_forward(c, tensors_, ops, args, act);
+}
+
+void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops, const LlamaStepArgs& in,
+                   const LlamaActivations& a) {
+  const int64_t t = in.num_tokens, r = in.num_logits, d = c.hidden_size, hd = c.head_dim;
+  const int64_t f = c.intermediate_size;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  if (t > 0) ops.embedding(a.x, w.token_embd, w.token_embd_dtype, d, in.token_ids, t);
+  for (int64_t li = 0; t > 0 && li < c.num_layers; ++li) {
+    const LlamaLayer& l = w.layers[li];
+    ops.rms_norm(a.h, a.x, l.attn_norm, t, d, c.rms_norm_eps);
+    {
+      float* outs[3] = {a.q, a.k, a.v};
+      const WeightView* ws[3] = {&l.wq, &l.wk, &l.wv};
+      const float* bs[3] = {l.bq, l.bk, l.bv};
+      ops.matmuls(outs, a.h, ws, bs, 3, t);
+    }
+    if (c.qk_norm) {
+      ops.rms_norm(a.q, a.q, l.q_norm, t * c.num_heads, hd, c.rms_norm_eps);
+      ops.rms_norm(a.k, a.k, l.k_norm, t * c.num_kv_heads, hd, c.rms_norm_eps);
+    }
+    ops.rope(a.q, t, c.num_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
+    ops.rope(a.k, t, c.num_kv_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
+    ops.kv_cache_write(in.k_cache[li], in.v_cache[li], in.kv_dtype, a.k, a.v, in.slot_mapping, t, c.num_kv_heads, hd,
+                       in.block_size);
+    ops.paged_attention(a.attn, a.q, in.k_cache[li], in.v_cache[li], in.kv_dtype, in.batch, c.num_heads,
+                        c.num_kv_heads, hd, in.block_size, scale);
+    {
+      float* outs[1] = {a.h};
+      const WeightView* ws[1] = {&l.wo};
+      const float* bs[1] = {l.bo};
+      ops.matmuls(outs, a.attn, ws, bs, 1, t);
+    }
+    ops.add(a.x, a.x, a.h, t * d);
+    ops.rms_norm(a.h, a.x, l.ffn_norm, t, d, c.rms_norm_eps);
+    {
+      float* outs[2] = {a.gate, a.up};
+      const WeightView* ws[2] = {&l.w_gate, &l.w_up};
+      const float* bs[2] = {nullptr, nullptr};
+      ops.matmuls(outs, a.h, ws, bs, 2, t);
+    }
+    ops.silu_mul(a.gate, a.gate, a.up, t * f);
+    {
+      float* outs[1] = {a.h};
+      const WeightView* ws[1] = {&l.w_down};
+      const float* bs[1] = {nullptr};
+      ops.matmuls(outs, a.gate, ws, bs, 1, t);
+    }
+    ops.add(a.x, a.x, a.h, t * d);
+  }
+  // Final norm and output projection for the requested rows only.
+  if (r == 0) return;
+  ops.gather_rows(a.rows, a.x, in.logits_indices, r, d);
+  ops.rms_norm(a.rows, a.rows, w.output_norm, r, d, c.rms_norm_eps);
+  float* outs[1] = {a.logits};
+  const WeightView* ws[1] = {&w.output};
+  const float* bs[1] = {nullptr};
+  ops.matmuls(outs, a.rows, ws, bs, 1, r);
 }
 
 }  // namespace kv

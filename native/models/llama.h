@@ -1,4 +1,5 @@
-// The LLaMA family (Llama 2/3, Mistral, Qwen2, Qwen3) as an ordered list of op calls.
+// The LLaMA family (Llama 2/3, Mistral, Qwen2, Qwen3) as an ordered list of op calls on a backend's
+// op table (core/backend_ops.h): llama_forward runs unchanged on the CPU and CUDA backends.
 // Variants differ only in flags: qkv bias (Qwen2), per-head q/k RMSNorm (Qwen3), RoPE layout and
 // frequency scaling, tied embeddings.
 #pragma once
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/backend_ops.h"
 #include "core/isa.h"
 #include "core/kv_cache.h"
 #include "core/scratch.h"
@@ -42,6 +44,55 @@ struct StepOutput {
   std::vector<float> logits;  // [num_logits, vocab], filled for every logits row (sampling reads it)
 };
 
+/** The tensors of one layer, bound and shape-checked (in the memory of the backend that runs them). */
+struct LlamaLayer {
+  const float* attn_norm = nullptr;
+  WeightView wq, wk, wv, wo;
+  const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
+  const float *q_norm = nullptr, *k_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  WeightView w_gate, w_up, w_down;
+};
+
+/** Every tensor the forward pass reads: host views of the mapped files (CPU) or their device copies (CUDA). */
+struct LlamaTensors {
+  std::vector<LlamaLayer> layers;
+  const void* token_embd = nullptr;  // [vocab, hidden] in token_embd_dtype
+  DType token_embd_dtype = DType::F32;
+  WeightView output;                 // [vocab, hidden]
+  const float* output_norm = nullptr;
+  const float* inv_freq = nullptr;   // [rope_dim / 2]
+};
+
+/** The activations of one step, in the backend's memory, each sized for the step's tokens / logits rows. */
+struct LlamaActivations {
+  float *x, *h, *q, *k, *v, *attn, *gate, *up;  // [tokens, hidden | q dim | kv dim | ffn]
+  float* rows;                                   // [logits rows, hidden]
+  float* logits;                                 // [logits rows, vocab]
+};
+
+/** One step's inputs in the backend's memory, plus the host-side counts. */
+struct LlamaStepArgs {
+  int64_t num_tokens = 0;
+  int64_t num_logits = 0;
+  const int32_t* token_ids = nullptr;       // [num_tokens]
+  const int32_t* positions = nullptr;       // [num_tokens]
+  const int32_t* slot_mapping = nullptr;    // [num_tokens]
+  const int32_t* logits_indices = nullptr;  // [num_logits]
+  AttentionBatch batch;
+  void* const* k_cache = nullptr;  // [num_layers] per-layer K blocks
+  void* const* v_cache = nullptr;  // [num_layers]
+  DType kv_dtype = DType::F32;
+  int64_t block_size = 0;
+};
+
+/**
+ * The LLaMA forward pass as an ordered list of op calls on `ops`, the same on every backend: writes
+ * K/V for every token into the cache and the logits of the logits rows into act.logits.
+ */
+void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops, const LlamaStepArgs& in,
+                   const LlamaActivations& act);
+
 class LlamaModel {
  public:
   /** Binds every tensor the config needs; throws std::invalid_argument naming a missing or mis-shaped one. */
@@ -49,25 +100,12 @@ class LlamaModel {
 
   const LlamaConfig& config() const { return config_; }
 
-  /** Runs the forward pass for one step; writes K/V into `cache` and logits of the selected rows into `out`. */
+  /** Runs the forward pass for one step on the CPU backend; writes K/V into `cache` and the logits rows into `out`. */
   void forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out);
 
-  /** The tensors of one layer, bound and shape-checked (host memory: mapped files or converted copies). */
-  struct Layer {
-    const float* attn_norm;
-    WeightView wq, wk, wv, wo;
-    const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
-    const float *q_norm = nullptr, *k_norm = nullptr;
-    const float* ffn_norm;
-    WeightView w_gate, w_up, w_down;
-  };
-
-  // The bound weights, for backends that run the same op list elsewhere (native/backends/cuda).
-  const std::vector<Layer>& layers() const { return layers_; }
-  const void* token_embd() const { return token_embd_; }
-  DType token_embd_dtype() const { return token_embd_dtype_; }
-  const WeightView& output() const { return output_; }
-  const float* output_norm() const { return output_norm_; }
+  using Layer = LlamaLayer;
+  /** The bound host tensors, for backends that copy them elsewhere (native/backends/cuda). */
+  const LlamaTensors& tensors() const { return tensors_; }
   const std::vector<float>& inv_freq() const { return inv_freq_; }
 
  private:
@@ -75,16 +113,12 @@ class LlamaModel {
 
   LlamaConfig config_;
   std::unique_ptr<ModelWeights> weights_;
-  const void* token_embd_ = nullptr;
-  DType token_embd_dtype_ = DType::F32;
-  WeightView output_;
-  const float* output_norm_ = nullptr;
-  std::vector<Layer> layers_;
+  LlamaTensors tensors_;
   std::vector<float> inv_freq_;
   Scratch scratch_;
   // Activations, grown to the largest step and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rows_;
-  std::vector<int32_t> row_ids_;
+  std::vector<void*> k_layers_, v_layers_;
 };
 
 }  // namespace kv

@@ -4,11 +4,12 @@
 // fits; and (where QEMU is installed) the shipped binary on CPUs without AVX / without AVX-512.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { EXPECTED_TEXT, MODELS, modelPath } from '../helpers/models.js';
-import { describeRun, ensureFreshDist, ensurePrebuild, extraNodes, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
+import { cudaPrebuiltPath } from '../../lib/native/cuda-probe.js';
+import { describeRun, ensureFreshDist, ensurePrebuild, extraNodes, nvccPresent, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
 
 const PROMPT = 'Once upon a time';
 let work = '';
@@ -77,6 +78,26 @@ test('kvserve doctor names the platform, CPU features, the prebuilt binary in us
   assert.ok(r.stdout.includes(`native binary: ${installedPrebuild} (prebuilt binary (node-gyp-build))`), r.stdout);
   assert.match(r.stdout, /^backend: cpu; kernel variants this CPU runs: portable.*; chosen: (portable|avx2|avx512)$/m);
   assert.match(r.stdout, /^(gpu: none found|nvidia driver: )/m);
+});
+
+test('the CUDA prebuilt variant ships outside node-gyp-build\'s directory; without a GPU the CPU binary runs and --device cuda says why', (t) => {
+  const cudaPrebuilt = cudaPrebuiltPath(root);
+  if (!existsSync(cudaPrebuilt)) {
+    if (process.env.CI === 'true' && nvccPresent()) throw new Error(`${cudaPrebuilt} missing: CI must run npm run build:cuda before the tests`);
+    t.skip('no CUDA prebuilt variant (npm run build:cuda needs nvcc)');
+    return;
+  }
+  const shipped = `prebuilds/${process.platform}-${process.arch}-cuda/kvserve_cuda.node`;
+  assert.ok(packed.files.some((f) => f.path === shipped), `${shipped} missing from the tarball`);
+  const installed = join(consumer, 'node_modules', 'kvserve', shipped);
+  const doctor = npx(['doctor']);
+  assert.equal(doctor.status, 0, describeRun('kvserve doctor', doctor));
+  if (existsSync('/proc/driver/nvidia/version')) return; // a GPU machine: the probe decides, tested in test/cuda
+  assert.ok(doctor.stdout.includes(`cuda addon: ${installed} (present`), doctor.stdout);
+  assert.ok(doctor.stdout.includes(`native binary: ${installedPrebuild} (prebuilt binary (node-gyp-build))`), 'the CPU binary is the one in use');
+  const forced = npx(['generate', '--device', 'cuda', '--prompt', PROMPT, '--max-tokens', '4']);
+  assert.notEqual(forced.status, 0, describeRun('kvserve generate --device cuda', forced));
+  assert.match(forced.stderr, /device cuda: the CUDA backend cannot run here:[\s\S]*no NVIDIA kernel driver/, forced.stderr);
 });
 
 test('KVSERVE_ISA=portable lowers the kernel variant and the text stays the same', (t) => {

@@ -1,8 +1,6 @@
 // CudaLlamaModel (see cuda_llama.h): weights and KV cache in device memory, one stream, one upload and one
-// download per step, and models/llama.cc's op list on the CUDA kernels:
-//   embedding -> per layer: rms_norm, q/k/v matmul (+bias), [q/k rms_norm], rope, kv_cache_write,
-//   paged_attention, o matmul, residual add, rms_norm, gate/up matmul, silu_mul, down matmul, residual add
-//   -> the logits rows gathered, final rms_norm, output matmul -> sample (or argmax).
+// download per step. The forward pass is models/llama.cc's llama_forward, the same op list the CPU runs,
+// on the CUDA backend's op table (cuda_ops.h); then sample (or argmax) on the device.
 #include "backends/cuda/cuda_llama.h"
 
 #include <algorithm>
@@ -12,29 +10,17 @@
 #include <map>
 #include <stdexcept>
 
+#include "backends/cuda/cuda_ops.h"
 #include "backends/cuda/device_memory.h"
 #include "core/cuda/device_util.cuh"
-#include "ops/add/add_cuda.h"
 #include "ops/argmax/argmax_cuda.h"
-#include "ops/embedding/embedding_cuda.h"
-#include "ops/kv_cache_write/kv_cache_write_cuda.h"
 #include "ops/matmul/matmul_cuda.h"
 #include "ops/paged_attention/paged_attention_cuda.h"
-#include "ops/rms_norm/rms_norm_cuda.h"
-#include "ops/rope/rope_cuda.h"
 #include "ops/sample/sample_cuda.h"
-#include "ops/silu_mul/silu_mul_cuda.h"
 
 namespace kv::cuda {
 
 namespace {
-
-// out[i, :] = x[rows[i], :] for the logits rows. One block per row.
-__global__ void gather_rows_kernel(float* out, const float* x, const int32_t* rows, int64_t d) {
-  const float* src = x + static_cast<int64_t>(rows[blockIdx.x]) * d;
-  float* dst = out + static_cast<int64_t>(blockIdx.x) * d;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) dst[j] = src[j];
-}
 
 size_t align256(size_t n) { return (n + 255) & ~size_t(255); }
 
@@ -52,15 +38,6 @@ class Layout {
   size_t total_ = 0;
 };
 
-struct DevLayer {
-  const float* attn_norm;
-  WeightView wq, wk, wv, wo;
-  const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
-  const float *q_norm = nullptr, *k_norm = nullptr;
-  const float* ffn_norm;
-  WeightView w_gate, w_up, w_down;
-};
-
 }  // namespace
 
 struct CudaLlamaModel::Impl {
@@ -72,16 +49,12 @@ struct CudaLlamaModel::Impl {
   std::vector<DeviceMemory> weights;
   std::map<const void*, const void*> uploaded;
   int64_t weight_bytes = 0;
-  std::vector<DevLayer> layers;
-  const void* token_embd = nullptr;
-  DType token_embd_dtype = DType::F32;
-  WeightView output;
-  const float* output_norm = nullptr;
-  const float* inv_freq = nullptr;
+  LlamaTensors dev;  // the model's tensors, device copies
   // KV cache, per layer.
   CudaKvConfig kv;
   int64_t block_bytes = 0;
   std::vector<DeviceMemory> k_cache, v_cache;
+  std::vector<void*> k_layers, v_layers;  // their pointers, as llama_forward takes them
   // Per-step memory, grown to the largest step.
   DeviceMemory x, h, q, k, v, attn, gate, up, rows, logits, matmul_ws, attn_ws, sample_ws, in_dev, out_dev;
   PinnedMemory in_host, out_host;
@@ -110,12 +83,8 @@ struct CudaLlamaModel::Impl {
     return d;
   }
 
-  void matmul(float* out, const float* in, const WeightView& w, const float* bias, int64_t m) {
-    matmul_cuda(out, in, w, bias, m, matmul_ws.get(), stream);
-  }
-
-  void forward(int64_t t, const int32_t* d_tokens, const int32_t* d_positions, const int32_t* d_slots,
-               const int32_t* d_qsl, const int32_t* d_seq_lens, const int32_t* d_tables, const StepInput& in);
+  void forward(const StepInput& in, const int32_t* d_tokens, const int32_t* d_positions, const int32_t* d_slots,
+               const int32_t* d_qsl, const int32_t* d_seq_lens, const int32_t* d_tables, const int32_t* d_rows);
 };
 
 CudaLlamaModel::CudaLlamaModel(const LlamaModel& model, const CudaKvConfig& kv, int device) : impl_(new Impl) {
@@ -138,8 +107,9 @@ CudaLlamaModel::CudaLlamaModel(const LlamaModel& model, const CudaKvConfig& kv, 
 
   const LlamaConfig& c = m.c;
   const int64_t d = c.hidden_size, hd = c.head_dim;
-  for (const LlamaModel::Layer& l : model.layers()) {
-    DevLayer dl;
+  const LlamaTensors& host = model.tensors();
+  for (const LlamaLayer& l : host.layers) {
+    LlamaLayer dl;
     dl.attn_norm = m.upload_vector(l.attn_norm, d);
     dl.wq = m.upload_matrix(l.wq);
     dl.wk = m.upload_matrix(l.wk);
@@ -155,13 +125,13 @@ CudaLlamaModel::CudaLlamaModel(const LlamaModel& model, const CudaKvConfig& kv, 
     dl.w_gate = m.upload_matrix(l.w_gate);
     dl.w_up = m.upload_matrix(l.w_up);
     dl.w_down = m.upload_matrix(l.w_down);
-    m.layers.push_back(dl);
+    m.dev.layers.push_back(dl);
   }
-  m.token_embd_dtype = model.token_embd_dtype();
-  m.token_embd = m.upload(model.token_embd(), static_cast<size_t>(c.vocab_size * dtype_row_bytes(m.token_embd_dtype, d)));
-  m.output = m.upload_matrix(model.output());
-  m.output_norm = m.upload_vector(model.output_norm(), d);
-  m.inv_freq = m.upload_vector(model.inv_freq().data(), static_cast<int64_t>(model.inv_freq().size()));
+  m.dev.token_embd_dtype = host.token_embd_dtype;
+  m.dev.token_embd = m.upload(host.token_embd, static_cast<size_t>(c.vocab_size * dtype_row_bytes(host.token_embd_dtype, d)));
+  m.dev.output = m.upload_matrix(host.output);
+  m.dev.output_norm = m.upload_vector(host.output_norm, d);
+  m.dev.inv_freq = m.upload_vector(model.inv_freq().data(), static_cast<int64_t>(model.inv_freq().size()));
 
   m.block_bytes = c.num_kv_heads * kv.block_size * hd * dtype_block_bytes(kv.dtype);
   const size_t layer_bytes = static_cast<size_t>(kv.num_blocks * m.block_bytes);
@@ -171,6 +141,8 @@ CudaLlamaModel::CudaLlamaModel(const LlamaModel& model, const CudaKvConfig& kv, 
     // Zeroed so that a bug reading an unwritten slot gives zeros, as the CPU cache does.
     KV_CUDA_CHECK(cudaMemsetAsync(m.k_cache.back().get(), 0, layer_bytes, m.stream));
     KV_CUDA_CHECK(cudaMemsetAsync(m.v_cache.back().get(), 0, layer_bytes, m.stream));
+    m.k_layers.push_back(m.k_cache.back().get());
+    m.v_layers.push_back(m.v_cache.back().get());
   }
   KV_CUDA_CHECK(cudaStreamSynchronize(m.stream));
 }
@@ -187,9 +159,10 @@ int64_t CudaLlamaModel::num_blocks() const { return impl_->kv.num_blocks; }
 int64_t CudaLlamaModel::block_size() const { return impl_->kv.block_size; }
 std::string CudaLlamaModel::device_name() const { return impl_->name; }
 
-void CudaLlamaModel::Impl::forward(int64_t t, const int32_t* d_tokens, const int32_t* d_positions, const int32_t* d_slots,
-                                   const int32_t* d_qsl, const int32_t* d_seq_lens, const int32_t* d_tables,
-                                   const StepInput& in) {
+void CudaLlamaModel::Impl::forward(const StepInput& in, const int32_t* d_tokens, const int32_t* d_positions,
+                                   const int32_t* d_slots, const int32_t* d_qsl, const int32_t* d_seq_lens,
+                                   const int32_t* d_tables, const int32_t* d_rows) {
+  const int64_t t = in.num_tokens(), r = in.num_logits();
   const int64_t d = c.hidden_size, hd = c.head_dim, qd = c.num_heads * hd, kvd = c.num_kv_heads * hd;
   const int64_t f = c.intermediate_size;
   x.ensure(t * d * 4);
@@ -200,8 +173,10 @@ void CudaLlamaModel::Impl::forward(int64_t t, const int32_t* d_tokens, const int
   v.ensure(t * kvd * 4);
   gate.ensure(t * f * 4);
   up.ensure(t * f * 4);
-  size_t ws = 0;
-  for (const DevLayer& l : layers) {
+  rows.ensure(r * d * 4);
+  logits.ensure(r * c.vocab_size * 4);
+  size_t ws = matmul_cuda_workspace_bytes(dev.output.dtype, r, d);
+  for (const LlamaLayer& l : dev.layers) {
     for (const WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
       ws = std::max(ws, matmul_cuda_workspace_bytes(w->dtype, t, w->cols));
   }
@@ -216,37 +191,24 @@ void CudaLlamaModel::Impl::forward(int64_t t, const int32_t* d_tokens, const int
   plan.partition_size = paged_attention_partition_size(plan.max_query_len, plan.max_seq_len);
   attn_ws.ensure(paged_attention_workspace_floats(t, c.num_heads, hd, plan.max_seq_len, plan.partition_size) * 4);
   plan.workspace = plan.partition_size ? attn_ws.get<float>() : nullptr;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
-  float *xp = x.get<float>(), *hp = h.get<float>(), *qp = q.get<float>(), *kp = k.get<float>(), *vp = v.get<float>();
-  float *ap = attn.get<float>(), *gp = gate.get<float>(), *upp = up.get<float>();
-  embedding_cuda(xp, token_embd, token_embd_dtype, d, d_tokens, t, stream);
-  for (size_t li = 0; li < layers.size(); ++li) {
-    const DevLayer& l = layers[li];
-    rms_norm_cuda(hp, xp, l.attn_norm, t, d, c.rms_norm_eps, stream);
-    matmul(qp, hp, l.wq, l.bq, t);
-    matmul(kp, hp, l.wk, l.bk, t);
-    matmul(vp, hp, l.wv, l.bv, t);
-    if (c.qk_norm) {
-      rms_norm_cuda(qp, qp, l.q_norm, t * c.num_heads, hd, c.rms_norm_eps, stream);
-      rms_norm_cuda(kp, kp, l.k_norm, t * c.num_kv_heads, hd, c.rms_norm_eps, stream);
-    }
-    rope_cuda(qp, t, c.num_heads, hd, c.rope_dim, d_positions, inv_freq, c.rope_position_scale, c.rope_layout, stream);
-    rope_cuda(kp, t, c.num_kv_heads, hd, c.rope_dim, d_positions, inv_freq, c.rope_position_scale, c.rope_layout, stream);
-    kv_cache_write_cuda(k_cache[li].get(), v_cache[li].get(), kv.dtype, kp, vp, d_slots, t, c.num_kv_heads, hd,
-                        kv.block_size, stream);
-    paged_attention_cuda(ap, qp, k_cache[li].get(), v_cache[li].get(), kv.dtype, d_qsl, d_seq_lens, d_tables,
-                         in.max_blocks_per_seq, in.num_seqs(), c.num_heads, c.num_kv_heads, hd, kv.block_size, scale,
-                         plan, stream);
-    matmul(hp, ap, l.wo, l.bo, t);
-    add_cuda(xp, xp, hp, t * d, stream);
-    rms_norm_cuda(hp, xp, l.ffn_norm, t, d, c.rms_norm_eps, stream);
-    matmul(gp, hp, l.w_gate, nullptr, t);
-    matmul(upp, hp, l.w_up, nullptr, t);
-    silu_mul_cuda(gp, gp, upp, t * f, stream);
-    matmul(hp, gp, l.w_down, nullptr, t);
-    add_cuda(xp, xp, hp, t * d, stream);
-  }
+  LlamaStepArgs args;
+  args.num_tokens = t;
+  args.num_logits = r;
+  args.token_ids = d_tokens;
+  args.positions = d_positions;
+  args.slot_mapping = d_slots;
+  args.logits_indices = d_rows;
+  args.batch = {d_qsl, d_seq_lens, d_tables, in.max_blocks_per_seq, in.num_seqs()};
+  args.k_cache = k_layers.data();
+  args.v_cache = v_layers.data();
+  args.kv_dtype = kv.dtype;
+  args.block_size = kv.block_size;
+  const LlamaActivations act{x.get<float>(), h.get<float>(), q.get<float>(), k.get<float>(), v.get<float>(),
+                             attn.get<float>(), gate.get<float>(), up.get<float>(), rows.get<float>(),
+                             logits.get<float>()};
+  CudaOps ops(stream, matmul_ws.get(), plan);
+  llama_forward(c, dev, ops, args, act);
 }
 
 void CudaLlamaModel::step(const StepInput& in, const SamplingArrays* sampling, CudaStepResult& out) {
@@ -303,8 +265,8 @@ void CudaLlamaModel::step(const StepInput& in, const SamplingArrays* sampling, C
     }
   }
   if (t > 0) {
-    m.forward(t, dev_i32(o_tokens), dev_i32(o_pos), dev_i32(o_slots), dev_i32(o_qsl), dev_i32(o_lens),
-              dev_i32(o_tables), in);
+    m.forward(in, dev_i32(o_tokens), dev_i32(o_pos), dev_i32(o_slots), dev_i32(o_qsl), dev_i32(o_lens),
+              dev_i32(o_tables), dev_i32(o_rows));
   }
 
   // Logits rows, sampling, one download.
@@ -315,15 +277,7 @@ void CudaLlamaModel::step(const StepInput& in, const SamplingArrays* sampling, C
     m.out_dev.ensure(ol.total());
     m.out_host.ensure(ol.total());
     uint8_t* ob = m.out_dev.get<uint8_t>();
-    m.rows.ensure(r * d * 4);
-    m.logits.ensure(r * vocab * 4);
-    m.matmul_ws.ensure(matmul_cuda_workspace_bytes(m.output.dtype, r, d));
-    float* rows = m.rows.get<float>();
-    float* logits = m.logits.get<float>();
-    KV_LAUNCH(gather_rows_kernel, static_cast<unsigned>(r), 256, 0, m.stream)(rows, m.x.get<float>(), dev_i32(o_rows), d);
-    KV_CUDA_CHECK_LAUNCH();
-    rms_norm_cuda(rows, rows, m.output_norm, r, d, c.rms_norm_eps, m.stream);
-    m.matmul(logits, rows, m.output, nullptr, r);
+    float* logits = m.logits.get<float>();  // written by the forward pass (r > 0 implies t > 0)
     if (in.return_logits) {
       KV_CUDA_CHECK(cudaMemcpyAsync(ob + o_logits, logits, r * vocab * 4, cudaMemcpyDeviceToDevice, m.stream));
     }

@@ -1,4 +1,4 @@
-// The CUDA backend of a LlamaModel: the same op list as models/llama.cc, run by the CUDA kernels of
+// The CUDA backend of a LlamaModel: models/llama.cc's llama_forward on the CUDA op table (cuda_ops.h), i.e. the kernels of
 // native/ops/*/*_cuda.cu on one GPU (or on the CPU through native/cuda_emu in tests).
 //   - The model's bound weights (LlamaModel's views of the mapped files) are copied to device memory once;
 //     the KV cache lives there too ([num_blocks, n_kv_heads, block_size, head_dim] per layer and K / V).

@@ -1,0 +1,90 @@
+#include "backends/cpu/cpu_ops.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ops/add/add.h"
+#include "ops/embedding/embedding.h"
+#include "ops/kv_cache_write/kv_cache_write.h"
+#include "ops/matmul/matmul.h"
+#include "ops/paged_attention/paged_attention.h"
+#include "ops/rms_norm/rms_norm.h"
+#include "ops/rope/rope.h"
+#include "ops/silu_mul/silu_mul.h"
+
+namespace kv {
+
+namespace {
+
+// Splits `rows` rows of `cols` values over the pool when there is enough work to pay for it.
+template <typename Fn>
+void for_row_ranges(ThreadPool& pool, int64_t rows, int64_t cols, Fn&& fn) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols));
+  pool.parallel_for(rows, grain, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
+}
+
+}  // namespace
+
+void CpuOps::embedding(float* out, const void* table, DType dtype, int64_t dim, const int32_t* ids, int64_t n) {
+  for_row_ranges(pool_, n, dim, [&](int64_t b, int64_t e) {
+    KV_CPU_DISPATCH(isa_, embedding_cpu, out + b * dim, table, dtype, dim, ids + b, e - b);
+  });
+}
+
+void CpuOps::rms_norm(float* out, const float* x, const float* weight, int64_t rows, int64_t dim, float eps) {
+  for_row_ranges(pool_, rows, dim, [&](int64_t b, int64_t e) {
+    KV_CPU_DISPATCH(isa_, rms_norm_cpu, out + b * dim, x + b * dim, weight, e - b, dim, eps);
+  });
+}
+
+void CpuOps::matmuls(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
+                     int count, int64_t m) {
+  for (int i = 0; i < count; ++i) KV_CPU_DISPATCH(isa_, matmul_cpu, outs[i], x, *ws[i], biases[i], m, pool_, scratch_);
+}
+
+void CpuOps::rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
+                  const int32_t* positions, const float* inv_freq, float position_scale, int32_t layout) {
+  const int64_t row = n_heads * head_dim;
+  for_row_ranges(pool_, n_tokens, row, [&](int64_t b, int64_t e) {
+    KV_CPU_DISPATCH(isa_, rope_cpu, x + b * row, e - b, n_heads, head_dim, rope_dim, positions + b, inv_freq,
+                    position_scale, layout);
+  });
+}
+
+void CpuOps::kv_cache_write(void* k_cache, void* v_cache, DType kv_dtype, const float* k, const float* v,
+                            const int32_t* slot_mapping, int64_t n_tokens, int64_t n_kv_heads, int64_t head_dim,
+                            int64_t block_size) {
+  KV_CPU_DISPATCH(isa_, kv_cache_write_cpu, k_cache, v_cache, kv_dtype, k, v, slot_mapping, n_tokens, n_kv_heads,
+                  head_dim, block_size);
+}
+
+void CpuOps::paged_attention(float* out, const float* q, const void* k_cache, const void* v_cache, DType kv_dtype,
+                             const AttentionBatch& batch, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
+                             int64_t block_size, float scale) {
+  KV_CPU_DISPATCH(isa_, paged_attention_cpu, out, q, k_cache, v_cache, kv_dtype, batch.query_start_loc, batch.seq_lens,
+                  batch.block_tables, batch.max_blocks_per_seq, batch.num_seqs, n_heads, n_kv_heads, head_dim,
+                  block_size, scale, pool_, scratch_);
+}
+
+void CpuOps::add(float* out, const float* a, const float* b, int64_t n) {
+  // Chunks of whole 16384-value runs, so the split never depends on the thread count.
+  const int64_t chunk = 16384, chunks = (n + chunk - 1) / chunk;
+  for_row_ranges(pool_, chunks, chunk, [&](int64_t b0, int64_t e0) {
+    const int64_t lo = b0 * chunk, hi = std::min(n, e0 * chunk);
+    KV_CPU_DISPATCH(isa_, add_cpu, out + lo, a + lo, b + lo, hi - lo);
+  });
+}
+
+void CpuOps::silu_mul(float* out, const float* gate, const float* up, int64_t n) {
+  const int64_t chunk = 16384, chunks = (n + chunk - 1) / chunk;
+  for_row_ranges(pool_, chunks, chunk, [&](int64_t b0, int64_t e0) {
+    const int64_t lo = b0 * chunk, hi = std::min(n, e0 * chunk);
+    KV_CPU_DISPATCH(isa_, silu_mul_cpu, out + lo, gate + lo, up + lo, hi - lo);
+  });
+}
+
+void CpuOps::gather_rows(float* out, const float* x, const int32_t* rows, int64_t n_rows, int64_t dim) {
+  for (int64_t i = 0; i < n_rows; ++i) std::memcpy(out + i * dim, x + static_cast<int64_t>(rows[i]) * dim, dim * sizeof(float));
+}
+
+}  // namespace kv

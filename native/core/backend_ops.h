@@ -1,0 +1,54 @@
+// The per-op function table a backend fills (native/backends/cpu, native/backends/cuda). Model files
+// (native/models) call ops only through it, so one ordered op list runs on every backend. Every
+// pointer lives in the backend's memory (host for the CPU, device for CUDA); shapes and dtypes are
+// those of each op's header (native/ops/<op>/<op>.h). Calls are in stream order: a backend may queue
+// them (CUDA) or run them before returning (CPU).
+#pragma once
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/weight.h"
+
+namespace kv {
+
+/** The sequences of one step, as paged attention reads them (see ops/paged_attention/paged_attention.h). */
+struct AttentionBatch {
+  const int32_t* query_start_loc = nullptr;  // [num_seqs + 1]
+  const int32_t* seq_lens = nullptr;         // [num_seqs]
+  const int32_t* block_tables = nullptr;     // [num_seqs, max_blocks_per_seq]
+  int64_t max_blocks_per_seq = 0;
+  int64_t num_seqs = 0;
+};
+
+class BackendOps {
+ public:
+  virtual ~BackendOps() = default;
+
+  // out[n, dim] = table[ids[i], :] converted to f32.
+  virtual void embedding(float* out, const void* table, DType dtype, int64_t dim, const int32_t* ids, int64_t n) = 0;
+  // out[rows, dim] = x / rms(x) * weight (in place allowed).
+  virtual void rms_norm(float* out, const float* x, const float* weight, int64_t rows, int64_t dim, float eps) = 0;
+  // outs[i][m, ws[i].rows] = x[m, cols] @ ws[i]^T (+ biases[i] when not null), for i < count; every
+  // ws[i] has the same cols. A backend may share work on x across the group (one conversion of x).
+  virtual void matmuls(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
+                       int count, int64_t m) = 0;
+  // x[n_tokens, n_heads, head_dim] rotated in place by positions (layout as ops/rope/rope.h).
+  virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
+                    const int32_t* positions, const float* inv_freq, float position_scale, int32_t layout) = 0;
+  // K/V rows into the paged cache slots slot_mapping[i] (-1: skipped).
+  virtual void kv_cache_write(void* k_cache, void* v_cache, DType kv_dtype, const float* k, const float* v,
+                              const int32_t* slot_mapping, int64_t n_tokens, int64_t n_kv_heads, int64_t head_dim,
+                              int64_t block_size) = 0;
+  // out[n_tokens, n_heads * head_dim]: causal attention of each query row over its sequence's cache.
+  virtual void paged_attention(float* out, const float* q, const void* k_cache, const void* v_cache, DType kv_dtype,
+                               const AttentionBatch& batch, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
+                               int64_t block_size, float scale) = 0;
+  // out[n] = a + b (in place allowed).
+  virtual void add(float* out, const float* a, const float* b, int64_t n) = 0;
+  // out[n] = silu(gate) * up (in place allowed).
+  virtual void silu_mul(float* out, const float* gate, const float* up, int64_t n) = 0;
+  // out[i, :] = x[rows[i], :] for i < n_rows (rows: indices in the backend's memory).
+  virtual void gather_rows(float* out, const float* x, const int32_t* rows, int64_t n_rows, int64_t dim) = 0;
+};
+
+}  // namespace kv
