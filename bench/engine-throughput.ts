@@ -50,12 +50,16 @@ async function kvserveRun(engine: Engine, w: Workload): Promise<number> {
   return tokens / ((performance.now() - start) / 1000);
 }
 
-async function llamaRun(context: { getSequence(): unknown; sequencesLeft: number }, concurrency: number, w: Workload): Promise<number> {
-  const sequences = Array.from({ length: concurrency }, () => context.getSequence() as {
-    evaluate(tokens: number[], opts: object): AsyncGenerator<number>;
-    clearHistory(): Promise<void>;
-    dispose(): void;
-  });
+interface LlamaSequence {
+  evaluate(tokens: number[], opts: object): AsyncGenerator<number>;
+  clearHistory(): Promise<void>;
+  dispose(): void;
+}
+
+// The context's sequences are taken once and reused by every repeat (history cleared between
+// requests): a disposed sequence is not handed back to the context at once, so taking them again per
+// repeat fails with "No sequences left".
+async function llamaRun(sequences: LlamaSequence[], w: Workload): Promise<number> {
   let next = 0;
   let tokens = 0;
   const start = performance.now();
@@ -74,9 +78,7 @@ async function llamaRun(context: { getSequence(): unknown; sequencesLeft: number
       }
     }),
   );
-  const tps = tokens / ((performance.now() - start) / 1000);
-  for (const s of sequences) s.dispose();
-  return tps;
+  return tokens / ((performance.now() - start) / 1000);
 }
 
 const results: Array<{ dtype: string; concurrency: number; kvserve: Summary; llamaCpp: Summary }> = [];
@@ -92,8 +94,10 @@ for (const dtype of values.dtypes.split(',') as BenchDtype[]) {
     for (let r = 0; r < repeats; r++) ours.push(await kvserveRun(engine, w));
     await engine.close();
     const context = await model.createContext({ sequences: c, contextSize: c * 300, batchSize: 512, threads, flashAttention: false });
+    const sequences = Array.from({ length: c }, () => context.getSequence() as LlamaSequence);
     const theirs: number[] = [];
-    for (let r = 0; r < repeats; r++) theirs.push(await llamaRun(context, c, w));
+    for (let r = 0; r < repeats; r++) theirs.push(await llamaRun(sequences, w));
+    for (const seq of sequences) seq.dispose();
     await context.dispose();
     const row = { dtype, concurrency: c, kvserve: summarize(ours), llamaCpp: summarize(theirs) };
     results.push(row);
