@@ -27,6 +27,10 @@ export interface NativeOps {
   sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
   matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number): void;
   kvCacheWrite(isa: IsaName, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, k: Float32Array, v: Float32Array, slotMapping: Int32Array, nTokens: number, nKvHeads: number, headDim: number, blockSize: number): void;
+  /** Machine probe: `threads` threads each stream their own buffer `passes` times (bench/lib/machine.ts). */
+  probeRead(isa: IsaName, threads: number, bytesPerThread: number, passes: number): { seconds: number; bytes: number; checksum: number };
+  /** Machine probe: f32 FMA or int8 dot-product throughput on `threads` threads; ops count 2 per multiply-add. */
+  probeCompute(isa: IsaName, kind: 'fma_f32' | 'dot_i8', threads: number, iterations: number): { seconds: number; ops: number; checksum: number };
   pagedAttention(isa: IsaName, out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, queryStartLoc: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, numSeqs: number, nHeads: number, nKvHeads: number, headDim: number, blockSize: number, scale: number, threads: number): void;
 }
 
