@@ -224,11 +224,8 @@ test('kv_cache_write then paged_attention, two steps (prefill, then decode + chu
   const [nKvHeads, nHeads, headDim, blockSize] = [2, 8, 64, 16];
   for (const kvDtype of DTYPES) {
     const numBlocks = 12;
-    const tables = [shuffled(range(numBlocks), random).slice(0, 4), shuffled(range(numBlocks), random).slice(4, 6)];
-    // Distinct blocks per sequence: take them from one permutation.
-    const perm = shuffled(range(numBlocks), random);
-    tables[0] = perm.slice(0, 4);
-    tables[1] = perm.slice(4, 7);
+    const perm = shuffled(range(numBlocks), random); // distinct, scattered blocks for the two sequences
+    const tables = [perm.slice(0, 4), perm.slice(4, 7)];
     const blockTables = new Int32Array(2 * 4).fill(-1);
     tables.forEach((t, s) => t.forEach((b, i) => (blockTables[s * 4 + i] = b)));
     const bytes = numBlocks * nKvHeads * blockSize * headDim * kvElemBytes(kvDtype);

@@ -1,5 +1,6 @@
 #include <cfloat>
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "core/isa.h"
@@ -75,10 +76,14 @@ Napi::Value PagedAttention(const Napi::CallbackInfo& info) {
   const uint8_t* k_cache = kv_cache_arg(info, 3, "kCache", dtype, num_blocks, n_kv_heads, block_size, head_dim);
   const uint8_t* v_cache = kv_cache_arg(info, 4, "vCache", dtype, num_blocks, n_kv_heads, block_size, head_dim);
 
-  ThreadPool& pool = op_thread_pool(threads);
   static Scratch scratch;  // JS calls are serialized on the main thread; reused across calls
-  KV_CPU_DISPATCH(isa, paged_attention_cpu, out, q, k_cache, v_cache, dtype, qsl, seq_lens, tables, max_blocks,
-                  num_seqs, n_heads, n_kv_heads, head_dim, block_size, static_cast<float>(scale), pool, scratch);
+  try {
+    ThreadPool& pool = op_thread_pool(threads);
+    KV_CPU_DISPATCH(isa, paged_attention_cpu, out, q, k_cache, v_cache, dtype, qsl, seq_lens, tables, max_blocks,
+                    num_seqs, n_heads, n_kv_heads, head_dim, block_size, static_cast<float>(scale), pool, scratch);
+  } catch (const std::exception& e) {  // scratch or thread creation failed: a JS error, not a crash
+    throw Napi::Error::New(env, std::string("pagedAttention: ") + e.what());
+  }
   return env.Undefined();
 }
 

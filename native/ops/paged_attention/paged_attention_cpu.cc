@@ -6,15 +6,19 @@
 // atomic counter, so a long prefill tile never starts last on a busy thread.
 //
 // Per task, positions 0 .. C - L + row_end - 1 are visited in chunks of kChunk = 16 (one AVX-512
-// vector of scores per query vector):
-//   1. S[m, i] = (scale q_m) . K[p0 + i]: a register block of MB query vectors x NP positions; each K
-//      chunk is loaded and f16/bf16-converted in registers once per block and used by MB FMAs.
+// vector of scores per query vector); the rows of the next chunk are prefetched, since blocks sit at
+// addresses the hardware prefetcher cannot guess:
+//   1. S[m, i] = (scale q_m) . K[p0 + i]. With M >= 4 the K chunk is transposed in registers once
+//      (f16/bf16 widened on the way) and each score row is a broadcast-FMA sum over head_dim; with
+//      fewer query vectors (decode without GQA), register blocks of MB vectors x NP positions with
+//      horizontal sums. Either way each K element is loaded once per block of query vectors.
 //   2. online softmax: causal mask (row r sees p <= C - L + row_begin + r), running max, alpha =
 //      exp(old max - new max) (exactly 1, no exp, when the max holds), P = exp(S - max), l = alpha l + sum P.
 //   3. O[m, :] = alpha O[m, :] + sum_i P[m, i] V[p0 + i]: a register block of MB query vectors x DC
 //      vectors of head_dim; each V vector is converted once and used by MB FMAs.
 // Then out = O / l. Memory per task is O(M x head_dim): no [L, C] score matrix. The portable variant
 // converts each chunk's f16/bf16 rows to f32 in scratch first and runs the same loops on scalars.
+// No lambdas hold vector code: GCC does not apply the ISA target pragma to them.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -30,195 +34,15 @@ namespace {
 
 constexpr int kChunk = 16;        // positions per online-softmax step
 constexpr int kTileVectors = 16;  // target query vectors (rows x GQA heads) sharing each K/V load
+constexpr int kTransposeMinVectors = 4;  // from this many query vectors, score from a transposed K chunk
+constexpr int kPrefetchChunks = 2;  // rows requested ahead: this chunk and the next (all at once for MLP)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Cephes expf on vectors: 2^n * e^r with |r| <= ln2 / 2, degree-6 polynomial (about 1 ulp).
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-constexpr float kExpP0 = 1.9875691500e-4f, kExpP1 = 1.3981999507e-3f, kExpP2 = 8.3334519073e-3f,
-                kExpP3 = 4.1665795894e-2f, kExpP4 = 1.6666665459e-1f, kExpP5 = 5.0000001201e-1f;
-
-// ---- vector layer: vec, W lanes, aligned scratch load/store, K/V row loads, reductions, exp ----
-// Register blocks (MB query vectors x NP positions for scores, MB x DC vectors for P.V) are sized so
-// accumulators + loaded K/V + one broadcast fit the register file (32 zmm, 16 ymm).
-#if KV_ISA == KV_ISA_AVX512
-using vec = __m512;
-constexpr int W = 16;
-constexpr int kScoreMB = 4, kScoreNP = 4, kScoreNP1 = 8, kPvMB = 4, kPvDC = 4;
-inline vec vzero() { return _mm512_setzero_ps(); }
-inline vec vset1(float x) { return _mm512_set1_ps(x); }
-inline vec vload(const float* p) { return _mm512_load_ps(p); }  // 64-byte aligned scratch only
-inline void vstore(float* p, vec v) { _mm512_store_ps(p, v); }
-inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline vec vmul(vec a, vec b) { return _mm512_mul_ps(a, b); }
-
-template <DType T>  // 16 f16 or bf16 values -> f32
-inline vec widen_kv(__m256i h) {
-  if constexpr (T == DType::F16) return _mm512_cvtph_ps(h);
-  else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-template <DType T>
-inline vec load_kv(const void* row, int64_t d) {
-  if constexpr (T == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(row) + d);
-  } else {
-    return widen_kv<T>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + d)));
-  }
-}
-template <DType T>  // the first `count` (< W) elements, the rest zero; masked, so never reads past the row
-inline vec load_kv_tail(const void* row, int64_t d, int64_t count) {
-  const __mmask16 m = static_cast<__mmask16>((1u << count) - 1);
-  if constexpr (T == DType::F32) {
-    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + d);
-  } else {
-    return widen_kv<T>(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + d));
-  }
-}
-// dst[0..3] = horizontal sums of a0..a3 (one unpack tree instead of four full reductions).
-inline void store4(float* dst, vec a0, vec a1, vec a2, vec a3) {
-  const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
-  const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
-  const __m512d d0 = _mm512_castps_pd(t0), d1 = _mm512_castps_pd(t1);
-  const __m512 u = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(d0, d1)), _mm512_castpd_ps(_mm512_unpackhi_pd(d0, d1)));
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
-  _mm_storeu_ps(dst, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-}
-inline vec vexp(vec x) {
-  x = _mm512_min_ps(_mm512_max_ps(_mm512_set1_ps(-104.0f), x), _mm512_set1_ps(88.0f));
-  const vec n = _mm512_roundscale_ps(_mm512_mul_ps(x, vset1(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const vec r = _mm512_fnmadd_ps(n, vset1(kLn2Lo), _mm512_fnmadd_ps(n, vset1(kLn2Hi), x));
-  vec p = vfma(vset1(kExpP0), r, vset1(kExpP1));
-  p = vfma(p, r, vset1(kExpP2));
-  p = vfma(p, r, vset1(kExpP3));
-  p = vfma(p, r, vset1(kExpP4));
-  p = vfma(p, r, vset1(kExpP5));
-  p = vfma(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, vset1(1.0f)));
-  return _mm512_scalef_ps(p, n);  // p * 2^n, underflowing gracefully to 0
-}
-inline __mmask16 first_lanes(int cnt) { return static_cast<__mmask16>(cnt >= 16 ? 0xffffu : (1u << cnt) - 1); }
-// Max of s[0 .. cnt) (cnt >= 1) of a kChunk row.
-inline float row_max(const float* s, int cnt) { return _mm512_mask_reduce_max_ps(first_lanes(cnt), vload(s)); }
-// s[i] = exp(s[i] - mx) for i < cnt, 0 after; returns the sum.
-inline float row_exp_sum(float* s, int cnt, float mx) {
-  const vec p = _mm512_maskz_mov_ps(first_lanes(cnt), vexp(_mm512_sub_ps(vload(s), vset1(mx))));
-  vstore(s, p);
-  return _mm512_reduce_add_ps(p);
-}
-
-#elif KV_ISA == KV_ISA_AVX2
-using vec = __m256;
-constexpr int W = 8;
-constexpr int kScoreMB = 2, kScoreNP = 4, kScoreNP1 = 4, kPvMB = 2, kPvDC = 4;
-inline vec vzero() { return _mm256_setzero_ps(); }
-inline vec vset1(float x) { return _mm256_set1_ps(x); }
-inline vec vload(const float* p) { return _mm256_load_ps(p); }
-inline void vstore(float* p, vec v) { _mm256_store_ps(p, v); }
-inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline vec vmul(vec a, vec b) { return _mm256_mul_ps(a, b); }
-
-template <DType T>
-inline vec load_kv(const void* row, int64_t d) {
-  if constexpr (T == DType::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(row) + d);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + d));
-    if constexpr (T == DType::F16) return _mm256_cvtph_ps(h);
-    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-}
-template <DType T>  // AVX2 has no 16-bit masked load: stage the partial vector through a zeroed buffer
-inline vec load_kv_tail(const void* row, int64_t d, int64_t count) {
-  constexpr size_t es = T == DType::F32 ? 4 : 2;
-  alignas(32) unsigned char buf[32] = {};
-  std::memcpy(buf, static_cast<const unsigned char*>(row) + d * static_cast<int64_t>(es), static_cast<size_t>(count) * es);
-  return load_kv<T>(buf, 0);
-}
-inline void store4(float* dst, vec a0, vec a1, vec a2, vec a3) {
-  const __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(a0, a1), _mm256_unpackhi_ps(a0, a1));
-  const __m256 t1 = _mm256_add_ps(_mm256_unpacklo_ps(a2, a3), _mm256_unpackhi_ps(a2, a3));
-  const __m256d d0 = _mm256_castps_pd(t0), d1 = _mm256_castps_pd(t1);
-  const __m256 u = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(d0, d1)), _mm256_castpd_ps(_mm256_unpackhi_pd(d0, d1)));
-  _mm_storeu_ps(dst, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
-}
-inline vec vexp(vec x) {
-  const vec lo = vset1(-87.33654f);  // below this exp(x) is not a normal float: flush to 0
-  const vec tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(lo, x), vset1(88.0f));
-  const vec n = _mm256_round_ps(_mm256_mul_ps(x, vset1(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const vec r = _mm256_fnmadd_ps(n, vset1(kLn2Lo), _mm256_fnmadd_ps(n, vset1(kLn2Hi), x));
-  vec p = vfma(vset1(kExpP0), r, vset1(kExpP1));
-  p = vfma(p, r, vset1(kExpP2));
-  p = vfma(p, r, vset1(kExpP3));
-  p = vfma(p, r, vset1(kExpP4));
-  p = vfma(p, r, vset1(kExpP5));
-  p = vfma(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, vset1(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-inline vec lanes_below(int base, int cnt) {  // lane i set when base + i < cnt
-  const vec idx = _mm256_add_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vset1(static_cast<float>(base)));
-  return _mm256_cmp_ps(idx, vset1(static_cast<float>(cnt)), _CMP_LT_OQ);
-}
-inline float hsum(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
-}
-inline float row_max(const float* s, int cnt) {
-  const vec ninf = vset1(kNegInf);
-  const vec a = _mm256_blendv_ps(ninf, vload(s), lanes_below(0, cnt));
-  const vec b = _mm256_blendv_ps(ninf, vload(s + 8), lanes_below(8, cnt));
-  const vec m = _mm256_max_ps(a, b);
-  __m128 x = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
-}
-inline float row_exp_sum(float* s, int cnt, float mx) {
-  const vec a = _mm256_and_ps(vexp(_mm256_sub_ps(vload(s), vset1(mx))), lanes_below(0, cnt));
-  const vec b = _mm256_and_ps(vexp(_mm256_sub_ps(vload(s + 8), vset1(mx))), lanes_below(8, cnt));
-  vstore(s, a);
-  vstore(s + 8, b);
-  return hsum(_mm256_add_ps(a, b));
-}
-
-#else  // portable: scalars (K/V rows are staged as f32 per chunk, see run_task)
-using vec = float;
-constexpr int W = 1;
-constexpr int kScoreMB = 2, kScoreNP = 4, kScoreNP1 = 4, kPvMB = 2, kPvDC = 4;
-inline vec vzero() { return 0.0f; }
-inline vec vset1(float x) { return x; }
-inline vec vload(const float* p) { return *p; }
-inline void vstore(float* p, vec v) { *p = v; }
-inline vec vfma(vec a, vec b, vec c) { return a * b + c; }
-inline vec vmul(vec a, vec b) { return a * b; }
-template <DType T>
-inline vec load_kv(const void* row, int64_t d) {
-  if constexpr (T == DType::F32) return static_cast<const float*>(row)[d];
-  else if constexpr (T == DType::F16) return fp16_to_fp32(static_cast<const uint16_t*>(row)[d]);
-  else return bf16_to_fp32(static_cast<const uint16_t*>(row)[d]);
-}
-template <DType T>  // never called: with W = 1 there is no partial vector
-inline vec load_kv_tail(const void* row, int64_t d, int64_t) { return load_kv<T>(row, d); }
-inline void store4(float* dst, vec a0, vec a1, vec a2, vec a3) { dst[0] = a0; dst[1] = a1; dst[2] = a2; dst[3] = a3; }
-inline float row_max(const float* s, int cnt) {
-  float m = s[0];
-  for (int i = 1; i < cnt; ++i) m = std::max(m, s[i]);
-  return m;
-}
-inline float row_exp_sum(float* s, int cnt, float mx) {
-  float sum = 0.0f;
-  for (int i = 0; i < kChunk; ++i) {
-    s[i] = i < cnt ? std::exp(s[i] - mx) : 0.0f;
-    sum += s[i];
-  }
-  return sum;
-}
-#endif
+#include "ops/paged_attention/paged_attention_vec.inc"
 
 // ---- step 1: scores ----
 
 // acc[m][p] += q_m[d .. d+W) * K[p][d .. d+W); Tail: only `tail` (< W) values remain in the rows.
-// (A template, not a lambda: GCC does not apply the ISA target pragma to lambdas.)
 template <DType T, int MB, int NP, bool Tail>
 inline void score_step(vec (&acc)[MB][NP], const float* q, int64_t dp, const void* const* krow, int64_t d,
                        int64_t tail) {
@@ -256,6 +80,44 @@ void chunk_scores(const float* qs, int M, int64_t dp, int64_t head_dim, const vo
     for (int p = 0; p < n; p += kScoreNP) score_tile<T, 2, kScoreNP>(qs + m * dp, dp, head_dim, krow + p, s + m * kChunk + p);
   for (; m < M; ++m)
     for (int p = 0; p < n; p += kScoreNP1) score_tile<T, 1, kScoreNP1>(qs + m * dp, dp, head_dim, krow + p, s + m * kChunk + p);
+}
+
+// With several query vectors, transposing the chunk once (kt[d * kChunk + i] = K[i][d]) beats
+// horizontal sums: s_m = sum_d q_m[d] * kt[d] is a broadcast FMA per d on vectors over positions.
+// q is transposed too (qt[d * M + m]), so one pointer walks every row of the block.
+template <int MB>
+inline void score_rows_t(const float* qt, int64_t M, const float* kt, int64_t head_dim, float* s) {
+  constexpr int NV = kChunk / W;
+  vec acc[MB][NV];
+  for (int m = 0; m < MB; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = vzero();
+  for (int64_t d = 0; d < head_dim; ++d) {
+    vec k[NV];
+    for (int v = 0; v < NV; ++v) k[v] = vload(kt + d * kChunk + v * W);
+    const float* qd = qt + d * M;
+    for (int m = 0; m < MB; ++m) {
+      const vec qb = vset1(qd[m]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = vfma(qb, k[v], acc[m][v]);
+    }
+  }
+  for (int m = 0; m < MB; ++m)
+    for (int v = 0; v < NV; ++v) vstore(s + m * kChunk + v * W, acc[m][v]);
+}
+
+template <DType T>
+void chunk_scores_t(const float* qt, int M, int64_t head_dim, const void* const* krow, float* kt, float* s) {
+  transpose_chunk<T>(krow, head_dim, kt);
+  int m = 0;
+  for (; m + kScoreTMB <= M; m += kScoreTMB) score_rows_t<kScoreTMB>(qt + m, M, kt, head_dim, s + m * kChunk);
+  if constexpr (kScoreTMB > 4) {
+    for (; m + 4 <= M; m += 4) score_rows_t<4>(qt + m, M, kt, head_dim, s + m * kChunk);
+  }
+  if constexpr (kScoreTMB > 2) {
+    for (; m + 2 <= M; m += 2) score_rows_t<2>(qt + m, M, kt, head_dim, s + m * kChunk);
+  }
+  if constexpr (kScoreTMB > 1) {
+    for (; m < M; ++m) score_rows_t<1>(qt + m, M, kt, head_dim, s + m * kChunk);
+  }
 }
 
 // ---- step 3: O = alpha O + P V ----
@@ -324,9 +186,41 @@ struct Params {
 
 inline int64_t pad16(int64_t n) { return (n + 15) & ~int64_t(15); }
 
-// Floats of one thread's working region: q and O tiles, scores, max/sum/alpha, portable K/V staging.
+// Floats of one thread's working region: q and O tiles, scores, max/sum/alpha, portable K/V staging,
+// transposed K chunk.
 inline int64_t region_floats(const Params& p) {
-  return 2 * p.max_vectors * p.dp + p.max_vectors * kChunk + 3 * pad16(p.max_vectors) + 2 * kChunk * p.dp;
+  return 2 * p.max_vectors * p.dp + p.max_vectors * kChunk + 3 * pad16(p.max_vectors) + 3 * kChunk * p.dp;
+}
+
+// K/V row addresses of the next n positions of a sequence (kv head at head_bytes into each block);
+// advances the (block_index, offset) cursor.
+inline void chunk_rows(const Params& pr, const int32_t* table, int64_t head_bytes, int64_t& block_index,
+                       int64_t& offset, int n, const void** krow, const void** vrow) {
+  const int64_t row_bytes = pr.head_dim * pr.elem_bytes;
+  const int64_t block_bytes = pr.n_kv_heads * pr.block_size * row_bytes;
+  for (int i = 0; i < n; ++i) {
+    const int64_t at = table[block_index] * block_bytes + head_bytes + offset * row_bytes;
+    krow[i] = pr.k_cache + at;
+    vrow[i] = pr.v_cache + at;
+    if (++offset == pr.block_size) offset = 0, ++block_index;
+  }
+}
+
+// Requests every cache line of [p, p + bytes).
+inline void prefetch_bytes(const uint8_t* p, int64_t bytes) {
+#if defined(__GNUC__)
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
+  for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63); line < end; line += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
+// How many of a chunk's n positions a row sees, given its last visible position relative to the chunk.
+inline int visible_count(int64_t last, int n) {
+  return static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(0, last + 1)));
 }
 
 template <DType T>
@@ -349,14 +243,22 @@ void run_task(const Task& task, const Params& pr, float* region, float* out, con
   float* alpha = l + pad16(mv);
   float* kbuf = alpha + pad16(mv);
   float* vbuf = kbuf + kChunk * dp;
+  float* kt = vbuf + kChunk * dp;
 
-  // q rows of this tile, scale folded in, zero-padded to dp; m = row * G + g.
+  // q of this tile with the scale folded in; m = row * G + g. Row-major and zero-padded to dp for the
+  // dot-product scores, transposed (qt[d * M + m]) for the transposed-K scores.
+  const bool transposed = M >= kTransposeMinVectors;
   for (int r = 0; r < rows; ++r) {
     const float* src = q + ((q0 + task.row_begin + r) * pr.n_heads + task.kv_head * G) * D;
     for (int64_t g = 0; g < G; ++g) {
-      float* dst = qs + (r * G + g) * dp;
-      for (int64_t d = 0; d < D; ++d) dst[d] = src[g * D + d] * pr.scale;
-      std::fill(dst + D, dst + dp, 0.0f);
+      const int64_t m = r * G + g;
+      if (transposed) {
+        for (int64_t d = 0; d < D; ++d) qs[d * M + m] = src[g * D + d] * pr.scale;
+      } else {
+        float* dst = qs + m * dp;
+        for (int64_t d = 0; d < D; ++d) dst[d] = src[g * D + d] * pr.scale;
+        std::fill(dst + D, dst + dp, 0.0f);
+      }
     }
   }
   std::fill(o, o + M * dp, 0.0f);
@@ -369,18 +271,24 @@ void run_task(const Task& task, const Params& pr, float* region, float* out, con
   const int64_t row_bytes = D * pr.elem_bytes;
   const int64_t block_bytes = pr.n_kv_heads * pr.block_size * row_bytes;
   const int64_t head_bytes = task.kv_head * pr.block_size * row_bytes;
-  int64_t block_index = 0, offset = 0;  // position p0 in the block table
+  int64_t block_index = 0, offset = 0;  // cursor of the next chunk to compute
+  int64_t pf_pos = 0, pf_block = 0, pf_offset = 0;  // cursor of the next row to prefetch
   const void* krow[kChunk];
   const void* vrow[kChunk];
 
   for (int64_t p0 = 0; p0 < kv_end; p0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, kv_end - p0));
-    for (int i = 0; i < n; ++i) {
-      const int64_t at = table[block_index] * block_bytes + head_bytes + offset * row_bytes;
-      krow[i] = pr.k_cache + at;
-      vrow[i] = pr.v_cache + at;
-      if (++offset == pr.block_size) offset = 0, ++block_index;
+    // Blocks sit at random addresses, which the hardware prefetcher cannot guess: keep the rows of the
+    // next chunks in flight while this one computes.
+    for (const int64_t pf_end = std::min(kv_end, p0 + kPrefetchChunks * kChunk); pf_pos < pf_end;) {
+      const int64_t span = std::min(pf_end - pf_pos, pr.block_size - pf_offset);  // rows contiguous in a block
+      const int64_t at = table[pf_block] * block_bytes + head_bytes + pf_offset * row_bytes;
+      prefetch_bytes(pr.k_cache + at, span * row_bytes);
+      prefetch_bytes(pr.v_cache + at, span * row_bytes);
+      pf_pos += span;
+      if ((pf_offset += span) == pr.block_size) pf_offset = 0, ++pf_block;
     }
+    chunk_rows(pr, table, head_bytes, block_index, offset, n, krow, vrow);
     if constexpr (kStage) {
       for (int i = 0; i < n; ++i) {
         float* kd = kbuf + i * dp;
@@ -392,11 +300,11 @@ void run_task(const Task& task, const Params& pr, float* region, float* out, con
     }
     for (int i = n; i < kChunk; ++i) krow[i] = krow[n - 1], vrow[i] = vrow[n - 1];  // padding, masked below
 
-    chunk_scores<TL>(qs, M, dp, D, krow, n, sc);
-    for (int m = 0; m < M; ++m) {
+    if (transposed) chunk_scores_t<TL>(qs, M, D, krow, kt, sc);
+    else chunk_scores<TL>(qs, M, dp, D, krow, n, sc);
+    for (int m = 0; m < M; ++m) {  // online softmax
       float* sr = sc + m * kChunk;
-      const int64_t visible = limit0 + m / G - p0 + 1;
-      const int cnt = static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(0, visible)));
+      const int cnt = visible_count(limit0 + m / G - p0, n);
       if (cnt == 0) {  // every position of the chunk is in this row's future
         std::fill(sr, sr + kChunk, 0.0f);
         alpha[m] = 1.0f;
@@ -404,7 +312,7 @@ void run_task(const Task& task, const Params& pr, float* region, float* out, con
       }
       const float cmax = row_max(sr, cnt);
       float a = 1.0f;
-      if (cmax > mx[m]) {
+      if (cmax > mx[m]) {  // the running max grew: rescale what came before (nothing on the first chunk)
         a = mx[m] == kNegInf ? 0.0f : std::exp(mx[m] - cmax);
         mx[m] = cmax;
       }
@@ -422,22 +330,25 @@ void run_task(const Task& task, const Params& pr, float* region, float* out, con
   }
 }
 
+// Runs tasks from the shared counter until none are left, in this thread's scratch region.
+template <DType T>
+void drain_tasks(std::atomic<int64_t>& next, const Task* tasks, int64_t num_tasks, const Params& pr, float* region,
+                 float* out, const float* q) {
+  for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < num_tasks;) run_task<T>(tasks[i], pr, region, out, q);
+}
+
 template <DType T>
 void run_tasks(const Task* tasks, int64_t num_tasks, const Params& pr, float* regions, int64_t region_stride,
                float* out, const float* q, ThreadPool& pool) {
   std::atomic<int64_t> next{0};
-  auto worker = [&](int thread_index) {
-    float* region = regions + thread_index * region_stride;
-    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < num_tasks;) {
-      run_task<T>(tasks[i], pr, region, out, q);
-    }
-  };
   if (pool.num_threads() == 1 || num_tasks == 1) {
-    worker(0);
-  } else {
-    // One item per thread; each pulls tasks until none are left, so uneven tasks balance.
-    pool.parallel_for(pool.num_threads(), 1, [&](int64_t, int64_t, int thread_index) { worker(thread_index); });
+    drain_tasks<T>(next, tasks, num_tasks, pr, regions, out, q);
+    return;
   }
+  // One item per thread; each pulls tasks until none are left, so uneven tasks balance.
+  pool.parallel_for(pool.num_threads(), 1, [&](int64_t, int64_t, int thread_index) {
+    drain_tasks<T>(next, tasks, num_tasks, pr, regions + thread_index * region_stride, out, q);
+  });
 }
 
 }  // namespace
