@@ -34,6 +34,11 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
   pool_ = std::make_unique<ThreadPool>(desc.threads);
   isa_ = desc.isa;
+  try {
+    packed_bytes_ = model_->pack_weights(isa_, *pool_);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "Model: out of memory packing the weights; set KVSERVE_PACK_WEIGHTS=0 to read them in place");
+  }
 }
 
 Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
@@ -62,6 +67,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("blockSize", static_cast<double>(cache_->block_size()));
   o.Set("kvCacheBytes", static_cast<double>(cache_->total_bytes()));
   o.Set("kvBytesPerToken", static_cast<double>(cache_->bytes_per_token()));
+  o.Set("packedWeightBytes", static_cast<double>(packed_bytes_));
   return o;
 }
 

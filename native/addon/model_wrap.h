@@ -35,6 +35,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<ThreadPool> pool_;
   Isa isa_ = Isa::Portable;
+  int64_t packed_bytes_ = 0;  // weight bytes copied into packed layouts at load
   std::atomic<bool> busy_{false};
   Scratch sample_scratch_;
   bool closed_ = false;

@@ -20,6 +20,8 @@ class StepWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
+  void run();  // forward + sampling; throws on failure
+
   Napi::Promise::Deferred deferred_;
   ModelWrap* model_;
   Napi::ObjectReference model_ref_;  // keeps the Model alive while the step runs
@@ -28,6 +30,7 @@ class StepWorker : public Napi::AsyncWorker {
   StepOutput output_;
   SamplingOutput sampled_;
   std::vector<float> raw_logits_;
+  double compute_ms_ = 0;  // wall time of Execute (the native share of the step)
 };
 
 }  // namespace kv::napi

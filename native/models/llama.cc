@@ -79,6 +79,27 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
   inv_freq_ = rope_inv_freq(c.rope_dim, c.rope_theta, freq_factors, c.llama3_scaling ? &llama3 : nullptr);
 }
 
+int64_t LlamaModel::pack_weights(Isa isa, ThreadPool& pool) {
+  const char* env = std::getenv("KVSERVE_PACK_WEIGHTS");
+  if (env && std::string(env) == "0") return 0;
+  int64_t total = 0;
+  auto pack = [&](WeightView& w) {
+    const int64_t bytes = KV_CPU_SELECT(isa, matmul_packed_bytes)(w);
+    if (bytes <= 0) return;
+    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) & ~int64_t(63))));
+    if (!dst) throw std::bad_alloc();
+    packed_.emplace_back(dst);
+    KV_CPU_DISPATCH(isa, matmul_pack, dst, w, pool);
+    w.packed = dst;
+    total += bytes;
+  };
+  for (Layer& l : layers_) {
+    for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) pack(*w);
+  }
+  pack(output_);
+  return total;
+}
+
 void LlamaModel::ensure_buffers(int64_t t, int64_t r) {
   const LlamaConfig& c = config_;
   auto grow = [](std::vector<float>& v, int64_t n) {
@@ -103,19 +124,25 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
   float *x = x_.data(), *h = h_.data(), *q = q_.data(), *k = k_.data(), *v = v_.data();
   float *attn = attn_.data(), *gate = gate_.data(), *up = up_.data();
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  StepProfile& prof = out.profile;
 
   for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
     KV_CPU_DISPATCH(isa, embedding_cpu, x + b * d, token_embd_, token_embd_dtype_, d, in.token_ids.data() + b, e - b);
   });
+  prof.lap(StepOp::Embedding);
 
   for (int64_t li = 0; li < c.num_layers; ++li) {
     const Layer& l = layers_[li];
     for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.attn_norm, e - b, d, c.rms_norm_eps);
     });
+    prof.lap(li, LayerOp::AttnNorm);
     KV_CPU_DISPATCH(isa, matmul_cpu, q, h, l.wq, l.bq, t, pool, scratch_);
+    prof.lap(li, LayerOp::Q);
     KV_CPU_DISPATCH(isa, matmul_cpu, k, h, l.wk, l.bk, t, pool, scratch_);
+    prof.lap(li, LayerOp::K);
     KV_CPU_DISPATCH(isa, matmul_cpu, v, h, l.wv, l.bv, t, pool, scratch_);
+    prof.lap(li, LayerOp::V);
     if (c.qk_norm) {
       for_row_ranges(pool, t * c.num_heads, c.head_dim, [&](int64_t b, int64_t e) {
         KV_CPU_DISPATCH(isa, rms_norm_cpu, q + b * c.head_dim, q + b * c.head_dim, l.q_norm, e - b, c.head_dim, c.rms_norm_eps);
@@ -123,6 +150,7 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
       for_row_ranges(pool, t * c.num_kv_heads, c.head_dim, [&](int64_t b, int64_t e) {
         KV_CPU_DISPATCH(isa, rms_norm_cpu, k + b * c.head_dim, k + b * c.head_dim, l.k_norm, e - b, c.head_dim, c.rms_norm_eps);
       });
+      prof.lap(li, LayerOp::QkNorm);
     }
     for_row_ranges(pool, t, qd, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, rope_cpu, q + b * qd, e - b, c.num_heads, c.head_dim, c.rope_dim, in.positions.data() + b,
@@ -130,25 +158,35 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
       KV_CPU_DISPATCH(isa, rope_cpu, k + b * kvd, e - b, c.num_kv_heads, c.head_dim, c.rope_dim, in.positions.data() + b,
                       inv_freq_.data(), c.rope_position_scale, c.rope_layout);
     });
+    prof.lap(li, LayerOp::Rope);
     KV_CPU_DISPATCH(isa, kv_cache_write_cpu, cache.k(li), cache.v(li), cache.dtype(), k, v, in.slot_mapping.data(), t,
                     c.num_kv_heads, c.head_dim, cache.block_size());
+    prof.lap(li, LayerOp::KvWrite);
     KV_CPU_DISPATCH(isa, paged_attention_cpu, attn, q, cache.k(li), cache.v(li), cache.dtype(), in.query_start_loc.data(),
                     in.seq_lens.data(), in.block_tables.data(), in.max_blocks_per_seq, in.num_seqs(), c.num_heads,
                     c.num_kv_heads, c.head_dim, cache.block_size(), scale, pool, scratch_);
+    prof.lap(li, LayerOp::Attention);
     KV_CPU_DISPATCH(isa, matmul_cpu, h, attn, l.wo, l.bo, t, pool, scratch_);
+    prof.lap(li, LayerOp::O);
     for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, add_cpu, x + b * d, x + b * d, h + b * d, (e - b) * d);
       KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.ffn_norm, e - b, d, c.rms_norm_eps);
     });
+    prof.lap(li, LayerOp::AddNorm);
     KV_CPU_DISPATCH(isa, matmul_cpu, gate, h, l.w_gate, nullptr, t, pool, scratch_);
+    prof.lap(li, LayerOp::Gate);
     KV_CPU_DISPATCH(isa, matmul_cpu, up, h, l.w_up, nullptr, t, pool, scratch_);
+    prof.lap(li, LayerOp::Up);
     for_row_ranges(pool, t, f, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, silu_mul_cpu, gate + b * f, gate + b * f, up + b * f, (e - b) * f);
     });
+    prof.lap(li, LayerOp::SiluMul);
     KV_CPU_DISPATCH(isa, matmul_cpu, h, gate, l.w_down, nullptr, t, pool, scratch_);
+    prof.lap(li, LayerOp::Down);
     for_row_ranges(pool, t, d, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, add_cpu, x + b * d, x + b * d, h + b * d, (e - b) * d);
     });
+    prof.lap(li, LayerOp::Add);
   }
 
   // Final norm and output projection for the requested rows only.
@@ -157,8 +195,10 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
     const int64_t src = in.logits_indices[i];
     KV_CPU_DISPATCH(isa, rms_norm_cpu, rows + i * d, x + src * d, output_norm_, 1, d, c.rms_norm_eps);
   }
+  prof.lap(StepOp::FinalNorm);
   out.logits.resize(static_cast<size_t>(r * c.vocab_size));
   if (r > 0) KV_CPU_DISPATCH(isa, matmul_cpu, out.logits.data(), rows, output_, nullptr, r, pool, scratch_);
+  prof.lap(StepOp::LmHead);
 }
 
 }  // namespace kv

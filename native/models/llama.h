@@ -3,6 +3,7 @@
 // frequency scaling, tied embeddings.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/kv_cache.h"
 #include "core/scratch.h"
 #include "core/step_input.h"
+#include "core/step_profile.h"
 #include "core/thread_pool.h"
 #include "core/weight.h"
 #include "core/weights.h"
@@ -40,6 +42,7 @@ struct LlamaConfig {
 
 struct StepOutput {
   std::vector<float> logits;  // [num_logits, vocab], filled for every logits row (sampling reads it)
+  StepProfile profile;        // per-op times when the step input asked for them
 };
 
 class LlamaModel {
@@ -48,6 +51,13 @@ class LlamaModel {
   LlamaModel(const LlamaConfig& config, std::unique_ptr<ModelWeights> weights);
 
   const LlamaConfig& config() const { return config_; }
+
+  /**
+   * Copies every matmul weight into the packed layout of `isa`'s kernels where it has one (matmul.h,
+   * "Packed weights"); the copies replace the mapped weights for those kernels. Returns the bytes
+   * copied. KVSERVE_PACK_WEIGHTS=0 turns it off (for comparisons).
+   */
+  int64_t pack_weights(Isa isa, ThreadPool& pool);
 
   /** Runs the forward pass for one step; writes K/V into `cache` and logits of the selected rows into `out`. */
   void forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out);
@@ -76,6 +86,11 @@ class LlamaModel {
   // Activations, grown to the largest step and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rows_;
   std::vector<int32_t> row_ids_;
+  // Packed weight copies (64-byte aligned), owned here; WeightView::packed points into them.
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;
 };
 
 }  // namespace kv

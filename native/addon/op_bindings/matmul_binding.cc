@@ -12,7 +12,10 @@ namespace kv::napi {
 
 namespace {
 
-// matmul(isa, out, x, weight, dtype, n, k, bias, m, threads): out[m, n] = x[m, k] . W[n, k]^T (+ bias)
+// matmul(isa, out, x, weight, dtype, n, k, bias, m, threads, packed?): out[m, n] = x[m, k] . W[n, k]^T (+ bias)
+// packed: true = pack W first (matmul.h, "Packed weights") when the variant has a packed kernel for
+// dtype; a Uint8Array from matmulPack = W already packed (benches time the product alone).
+// matmulPack(isa, weight, dtype, n, k) -> Uint8Array | null (null: the variant reads W unpacked)
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Isa isa = isa_arg(info, 0);
@@ -45,12 +48,56 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, e.what());
   }
   static Scratch scratch;  // the JS thread is the only caller
-  KV_CPU_DISPATCH(isa, matmul_cpu, out, x, w, bias, m, op_thread_pool(threads), scratch);
+  ThreadPool& pool = op_thread_pool(threads);
+  const bool given = info.Length() > 10 && info[10].IsTypedArray();
+  const bool pack = info.Length() > 10 && info[10].IsBoolean() && info[10].As<Napi::Boolean>().Value();
+  const int64_t packed_bytes = pack || given ? KV_CPU_SELECT(isa, matmul_packed_bytes)(w) : 0;
+  if (given) {
+    if (packed_bytes == 0) throw Napi::TypeError::New(env, "packed: this variant has no packed layout for " + std::string(dtype_name(dtype)));
+    WeightView pw = w;
+    pw.packed = typed_array<uint8_t>(info, 10, "packed", static_cast<size_t>(packed_bytes));
+    if (reinterpret_cast<uintptr_t>(pw.packed) % 64 != 0) throw Napi::RangeError::New(env, "packed: expected the array matmulPack returned");
+    KV_CPU_DISPATCH(isa, matmul_cpu, out, x, pw, bias, m, pool, scratch);
+    return env.Undefined();
+  }
+  if (packed_bytes > 0) {
+    static Scratch packed;  // reused between calls, like scratch
+    auto* dst = static_cast<uint8_t*>(packed.get(static_cast<size_t>(packed_bytes)));
+    KV_CPU_DISPATCH(isa, matmul_pack, dst, w, pool);
+    WeightView pw = w;
+    pw.packed = dst;
+    KV_CPU_DISPATCH(isa, matmul_cpu, out, x, pw, bias, m, pool, scratch);
+    return env.Undefined();
+  }
+  KV_CPU_DISPATCH(isa, matmul_cpu, out, x, w, bias, m, pool, scratch);
   return env.Undefined();
+}
+
+Napi::Value MatmulPack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Isa isa = isa_arg(info, 0);
+  const auto dtype = static_cast<DType>(int_arg(info, 2, "dtype", 0, 6));
+  const int64_t n = int_arg(info, 3, "n", 1, 1 << 24);
+  const int64_t k = int_arg(info, 4, "k", 1, 1 << 24);
+  if (k % dtype_block_elems(dtype) != 0) throw Napi::RangeError::New(env, "k: expected a multiple of the block size");
+  const int64_t weight_bytes = n * dtype_row_bytes(dtype, k);
+  const uint8_t* weight = typed_array<uint8_t>(info, 1, "weight", static_cast<size_t>(weight_bytes));
+  const WeightView w{weight, dtype, n, k};
+  const int64_t bytes = KV_CPU_SELECT(isa, matmul_packed_bytes)(w);
+  if (bytes == 0) return env.Null();
+  // 64 bytes of slack so the view can start on a 64-byte boundary (the kernels' aligned loads).
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, static_cast<size_t>(bytes + 64));
+  const size_t skew = (64 - reinterpret_cast<uintptr_t>(buf.Data()) % 64) % 64;
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(bytes), buf, skew);
+  KV_CPU_DISPATCH(isa, matmul_pack, out.Data(), w, op_thread_pool());
+  return out;
 }
 
 }  // namespace
 
-void register_matmul_binding(Napi::Env env, Napi::Object ops) { ops.Set("matmul", Napi::Function::New(env, Matmul)); }
+void register_matmul_binding(Napi::Env env, Napi::Object ops) {
+  ops.Set("matmul", Napi::Function::New(env, Matmul));
+  ops.Set("matmulPack", Napi::Function::New(env, MatmulPack));
+}
 
 }  // namespace kv::napi

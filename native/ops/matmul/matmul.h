@@ -14,6 +14,12 @@
 //         with exact integer sub-block dots, mins folded in through the Q8_K bsums.
 // Work is split over N (each weight row is read once per call and reused for all m rows of x); the
 // activations are converted/quantized once per call into `scratch`.
+//
+// Packed weights: a variant may read a weight in its own layout, made once at load by matmul_pack
+// into a buffer of matmul_packed_bytes(w) bytes (64-byte aligned) and given as w.packed. Today the
+// AVX-512 variant packs Q8_0 and Q4_0 (16-row groups in vpdpbusd order, matmul_packed_q_cpu.cc): the
+// same products and block order as above, one output lane per row, for every m. Other variants and
+// types report 0 bytes and read the original layout.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -26,6 +32,10 @@
 
 KV_DECLARE_CPU_KERNEL(void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias,
                                       int64_t m, ThreadPool& pool, Scratch& scratch))
+// Bytes of the packed copy of w for this variant; 0 = this variant reads w unpacked.
+KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_bytes(const WeightView& w))
+// Writes the packed copy of w into dst (matmul_packed_bytes(w) bytes, 64-byte aligned).
+KV_DECLARE_CPU_KERNEL(void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool))
 
 namespace kv {
 

@@ -18,6 +18,8 @@ struct MatmulActs {
                                     // the avx512 variant keeps Q8_0 quants as uint8 q + 128 (for vpdpbusd)
   const float* d = nullptr;         // [m, k / block] block scales (Q8_0: the fp16-rounded value)
   const int16_t* bsums = nullptr;   // Q8_K only: [m, k / 16] sums of each 16 quants
+  const int32_t* corr = nullptr;    // packed Q8_0/Q4_0 weights: [m, k / 32] offset * sum of the block's quants
+                                    // (offset 128 for Q8_0, 8 for Q4_0); qs then holds signed quants
 };
 
 }  // namespace kv
@@ -27,5 +29,8 @@ KV_DECLARE_CPU_KERNEL(void matmul_float_rows(float* out, const MatmulActs& a, co
                                              const float* bias, int64_t r0, int64_t r1))  // F32 F16 BF16
 KV_DECLARE_CPU_KERNEL(void matmul_q8_0_rows(float* out, const MatmulActs& a, const WeightView& w,
                                             const float* bias, int64_t r0, int64_t r1))   // Q8_0 Q4_0
+// Packed Q8_0 / Q4_0 weights (w.packed): row groups [g0, g1) of 16 rows.
+KV_DECLARE_CPU_KERNEL(void matmul_packed_rows(float* out, const MatmulActs& a, const WeightView& w,
+                                              const float* bias, int64_t g0, int64_t g1))
 KV_DECLARE_CPU_KERNEL(void matmul_kquant_rows(float* out, const MatmulActs& a, const WeightView& w,
                                               const float* bias, int64_t r0, int64_t r1)) // Q4_K Q6_K

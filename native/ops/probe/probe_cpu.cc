@@ -1,5 +1,6 @@
 // CPU machine probes (see probe.h). Each loop keeps enough independent chains in flight to cover the
-// instruction latency on both FMA pipes (16 chains: latency 4 x 2 pipes, with margin).
+// instruction latency on both FMA pipes (16 chains: latency 4 x 2 pipes, with margin). The chains are
+// plain locals (no asm operands on them), so the compiler keeps them in registers.
 #include <cstring>
 
 #include "ops/probe/probe.h"
@@ -9,6 +10,7 @@ namespace kv::KV_ISA_NS {
 
 namespace {
 constexpr int kChains = 16;
+constexpr int kChainsAvx2 = 12;  // 12 chains + 2 operands fit the 16 ymm registers
 }  // namespace
 
 uint64_t probe_read_cpu(const uint8_t* buf, int64_t bytes) {
@@ -59,7 +61,6 @@ double probe_fma_f32_cpu(int64_t iterations) {
   for (int64_t i = 0; i < iterations; ++i) {
 #pragma GCC unroll 16
     for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
   }
   __m512 s = acc[0];
   for (int c = 1; c < kChains; ++c) s = _mm512_add_ps(s, acc[c]);
@@ -69,16 +70,15 @@ double probe_fma_f32_cpu(int64_t iterations) {
   for (float v : lanes) r += v;
   return r;
 #elif KV_ISA == KV_ISA_AVX2
-  __m256 acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(0.001f * c);
+  __m256 acc[kChainsAvx2];
+  for (int c = 0; c < kChainsAvx2; ++c) acc[c] = _mm256_set1_ps(0.001f * c);
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
   for (int64_t i = 0; i < iterations; ++i) {
 #pragma GCC unroll 16
-    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
-    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+    for (int c = 0; c < kChainsAvx2; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
   }
   __m256 s = acc[0];
-  for (int c = 1; c < kChains; ++c) s = _mm256_add_ps(s, acc[c]);
+  for (int c = 1; c < kChainsAvx2; ++c) s = _mm256_add_ps(s, acc[c]);
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, s);
   double r = 0;
@@ -99,7 +99,7 @@ int64_t probe_fma_f32_flops_per_iter() {
 #if KV_ISA == KV_ISA_AVX512
   return 2 * 16 * kChains;
 #elif KV_ISA == KV_ISA_AVX2
-  return 2 * 8 * kChains;
+  return 2 * 8 * kChainsAvx2;
 #else
   return 2 * kChains;
 #endif
@@ -113,7 +113,6 @@ int64_t probe_dot_i8_cpu(int64_t iterations) {
   for (int64_t i = 0; i < iterations; ++i) {
 #pragma GCC unroll 16
     for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbusd_epi32(acc[c], a, b);
-    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
   }
   __m512i s = acc[0];
   for (int c = 1; c < kChains; ++c) s = _mm512_add_epi32(s, acc[c]);
@@ -131,7 +130,7 @@ int64_t probe_dot_i8_cpu(int64_t iterations) {
 #pragma GCC unroll 8
     for (int c = 0; c < kChains / 2; ++c)
       acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
-    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(a));  // a may change: no hoisting
+    __asm__ volatile("" : "+x"(a));  // a may change: the products are not hoisted out of the loop
   }
   __m256i s = acc[0];
   for (int c = 1; c < kChains / 2; ++c) s = _mm256_add_epi32(s, acc[c]);

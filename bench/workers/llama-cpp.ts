@@ -1,0 +1,73 @@
+// Bench worker: runs one WorkerTask (bench/lib/workload.ts) on llama.cpp through node-llama-cpp
+// (scripts/llama-ref.mjs; CPU build, `threads` threads, greedy, F16 KV cache as llama.cpp defaults)
+// and prints `RESULT <json>` as its last stdout line. Same prompts and clock rules as the kvserve worker.
+import { parallelRate, prompt, streamRate, type WorkerResult, type WorkerTask } from '../lib/workload.js';
+// @ts-expect-error plain ESM helper without types
+import { loadLlamaCpp } from '../../scripts/llama-ref.mjs';
+
+interface Sequence {
+  evaluate(tokens: number[], options: object): AsyncGenerator<number>;
+  clearHistory(): Promise<void>;
+  dispose(): Promise<void> | void;
+}
+interface Context {
+  getSequence(): Sequence;
+  dispose(): Promise<void>;
+}
+interface Model {
+  createContext(options: object): Promise<Context>;
+  dispose(): Promise<void>;
+}
+
+/** Arrival times (ms) of the first `count` generated tokens. */
+async function tokenTimes(seq: Sequence, ids: number[], count: number): Promise<number[]> {
+  const times: number[] = [];
+  if (count <= 0) return times;
+  for await (const _ of seq.evaluate(ids, { temperature: 0 })) {
+    times.push(performance.now());
+    if (times.length >= count) break;
+  }
+  return times;
+}
+
+async function measure(task: WorkerTask): Promise<WorkerResult> {
+  const { llama } = await loadLlamaCpp({ threads: task.threads });
+  const model = (await llama.loadModel({ modelPath: task.path, gpuLayers: 0, useMmap: true })) as Model;
+  try {
+    const single = await model.createContext({
+      contextSize: Math.max(1024, task.prefillTokens + 64),
+      batchSize: Math.max(512, task.prefillTokens),
+      threads: task.threads,
+      flashAttention: false,
+    });
+    const seq = single.getSequence();
+    await tokenTimes(seq, prompt(8, task.seed + 99), 4); // warm-up, as for kvserve
+    await seq.clearHistory();
+    const decode1 = streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens));
+    await seq.clearHistory();
+    const t0 = performance.now();
+    const first = await tokenTimes(seq, prompt(task.prefillTokens, task.seed + 2), 1);
+    const prefill = (task.prefillTokens * 1000) / ((first[0] as number) - t0);
+    await single.dispose();
+
+    const perSeq = 16 + task.parallelTokens + 8;
+    const ctx = await model.createContext({
+      sequences: task.parallelSeqs,
+      contextSize: task.parallelSeqs * perSeq,
+      batchSize: 512,
+      threads: task.threads,
+      flashAttention: false,
+    });
+    const seqs = Array.from({ length: task.parallelSeqs }, () => ctx.getSequence());
+    const streams = await Promise.all(seqs.map((s, i) => tokenTimes(s, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens)));
+    await ctx.dispose();
+    return { decode1, prefill, decodeN: parallelRate(streams) };
+  } finally {
+    await model.dispose();
+  }
+}
+
+const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;
+const result = await measure(task);
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+process.exit(0);
