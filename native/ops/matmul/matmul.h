@@ -17,9 +17,11 @@
 //
 // Packed weights: a variant may read a weight in its own layout, made once at load by matmul_pack
 // into a buffer of matmul_packed_bytes(w) bytes (64-byte aligned) and given as w.packed. Today the
-// AVX-512 variant packs Q8_0 and Q4_0 (16-row groups in vpdpbusd order, matmul_packed_q_cpu.cc): the
-// same products and block order as above, one output lane per row, for every m. Other variants and
-// types report 0 bytes and read the original layout.
+// AVX-512 variant packs Q8_0 and Q4_0 (16-row groups in vpdpbusd order, matmul_packed_q_cpu.cc) and
+// F32 / F16 / BF16 (64-row panels, k-major, for outer products, matmul_packed_f_cpu.cc): the same
+// products as above, each output one lane's fixed sequence whatever m is (batch invariant). Float
+// sums run over k in order instead of ggml's vector lanes, so they round differently in the last
+// bits. Other variants and types report 0 bytes and read the original layout.
 #pragma once
 #include <cstdint>
 #include <stdexcept>

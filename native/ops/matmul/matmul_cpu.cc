@@ -340,14 +340,16 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
     }
   }
   if (w.packed) {
-    // Work units are the packed layout's 16-row groups; the same split rules as below.
-    const int64_t groups = (n + 15) / 16;
+    // Work units are the packed layout's row groups (16 rows) or panels (64); the split rules below.
+    const bool quant = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0;
+    const int64_t unit = quant ? 16 : 64, units = (n + unit - 1) / unit;
+    const auto rows = quant ? &matmul_packed_q_rows : &matmul_packed_f_rows;
     if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
-      matmul_packed_rows(out, acts, w, bias, 0, groups);
+      rows(out, acts, w, bias, 0, units);
       return;
     }
-    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (16 * m * k));
-    pool.parallel_for(groups, grain, [&](int64_t g0, int64_t g1, int) { matmul_packed_rows(out, acts, w, bias, g0, g1); });
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (unit * m * k));
+    pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1, int) { rows(out, acts, w, bias, u0, u1); });
     return;
   }
   const RowsJob job{out, &acts, &w, bias};
@@ -362,6 +364,15 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
   pool.parallel_for(units, grain, [&job, n](int64_t u0, int64_t u1, int) {
     run_rows(job, u0 * kRowUnit, std::min(n, u1 * kRowUnit));
   });
+}
+
+int64_t matmul_packed_bytes(const WeightView& w) {
+  return w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 ? matmul_packed_q_bytes(w) : matmul_packed_f_bytes(w);
+}
+
+void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool) {
+  if (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0) matmul_pack_q(dst, w, pool);
+  else matmul_pack_f(dst, w, pool);
 }
 
 }  // namespace kv::KV_ISA_NS

@@ -192,7 +192,7 @@ void groups(float* out, const MatmulActs& a, const WeightView& w, const uint8_t*
 
 }  // namespace
 
-int64_t matmul_packed_bytes(const WeightView& w) {
+int64_t matmul_packed_q_bytes(const WeightView& w) {
 #if KV_ISA == KV_ISA_AVX512
   if (!packable(w.dtype) || w.cols % kQK8_0 != 0) return 0;
   const int64_t groups = (w.rows + kGroup - 1) / kGroup;
@@ -203,13 +203,13 @@ int64_t matmul_packed_bytes(const WeightView& w) {
 #endif
 }
 
-void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool) {
-  if (matmul_packed_bytes(w) == 0) return;
+void matmul_pack_q(uint8_t* dst, const WeightView& w, ThreadPool& pool) {
+  if (matmul_packed_q_bytes(w) == 0) return;
   const int64_t groups = (w.rows + kGroup - 1) / kGroup;
   pool.parallel_for(groups, 8, [&](int64_t g0, int64_t g1, int) { pack_groups(dst, w, g0, g1); });
 }
 
-void matmul_packed_rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t g0, int64_t g1) {
+void matmul_packed_q_rows(float* out, const MatmulActs& a, const WeightView& w, const float* bias, int64_t g0, int64_t g1) {
 #if KV_ISA == KV_ISA_AVX512
   if (w.dtype == DType::Q8_0) groups<DType::Q8_0>(out, a, w, w.packed, bias, g0, g1);
   else if (w.dtype == DType::Q4_0) groups<DType::Q4_0>(out, a, w, w.packed, bias, g0, g1);
