@@ -33,6 +33,8 @@ Napi::Object profile_object(Napi::Env env, const StepProfile& p) {
   o.Set("stepOps", step_ops);
   o.Set("layerNs", to_float64(env, p.layer_ns()));
   o.Set("stepNs", to_float64(env, p.step_ns()));
+  o.Set("layerCpuNs", to_float64(env, p.layer_cpu_ns()));
+  o.Set("stepCpuNs", to_float64(env, p.step_cpu_ns()));
   return o;
 }
 

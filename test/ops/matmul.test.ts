@@ -28,7 +28,7 @@ const EXTRA: Record<'float' | 'q0' | 'k', Array<[m: number, n: number, k: number
 };
 
 // Types with a packed layout in some kernel variant (the binding packs when asked and the variant can).
-const PACKABLE = new Set([DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0]);
+const PACKABLE = new Set([DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]);
 
 const NAMES: Record<DType, string> = {
   [DType.F32]: 'F32', [DType.F16]: 'F16', [DType.BF16]: 'BF16', [DType.Q8_0]: 'Q8_0', [DType.Q4_0]: 'Q4_0', [DType.Q4_K]: 'Q4_K', [DType.Q6_K]: 'Q6_K',

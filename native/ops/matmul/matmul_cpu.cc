@@ -258,6 +258,13 @@ void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
         for (int64_t b = 0; b < k / kQK_K; ++b) {
           const int64_t e = i * k + b * kQK_K;
           p.d[e / kQK_K] = quantize_block_q8_K(p.x + e, p.qs + e, p.bsums + e / 16);
+          if (p.corr && p.w->dtype == DType::Q4_K) {  // packed Q4_K: the sums of 32 as int16 pairs
+            const int16_t* bs = p.bsums + e / 16;
+            for (int i2 = 0; i2 < 4; ++i2) {
+              const int32_t s0 = bs[4 * i2] + bs[4 * i2 + 1], s1 = bs[4 * i2 + 2] + bs[4 * i2 + 3];
+              p.corr[(e / kQK_K) * 4 + i2] = static_cast<int32_t>((static_cast<uint32_t>(s0) & 0xffffu) | (static_cast<uint32_t>(s1) << 16));
+            }
+          }
         }
       }
       break;
@@ -317,12 +324,14 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
       const int64_t block = dtype_block_elems(w.dtype);
       const int64_t qs_bytes = align64(m * k), d_bytes = align64(m * (k / block) * 4);
       const bool kq = block == kQK_K, packed = w.packed != nullptr;
-      const int64_t extra = kq ? m * (k / 16) * 2 : packed ? m * (k / block) * 4 : 0;
-      auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + extra)));
+      const int64_t bsums_bytes = kq ? align64(m * (k / 16) * 2) : 0;
+      // packed: Q8_0/Q4_0 one int32 per block; Q4_K 4 per block (Q6_K reads the bsums)
+      const int64_t corr_bytes = packed ? m * (k / block) * 4 * (kq ? 4 : 1) : 0;
+      auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + bsums_bytes + corr_bytes)));
       prep.qs = reinterpret_cast<int8_t*>(base);
       prep.d = reinterpret_cast<float*>(base + qs_bytes);
       prep.bsums = kq ? reinterpret_cast<int16_t*>(base + qs_bytes + d_bytes) : nullptr;
-      prep.corr = packed ? reinterpret_cast<int32_t*>(base + qs_bytes + d_bytes) : nullptr;
+      prep.corr = packed ? reinterpret_cast<int32_t*>(base + qs_bytes + d_bytes + bsums_bytes) : nullptr;
       acts.qs = prep.qs;
       acts.d = prep.d;
       acts.bsums = prep.bsums;
@@ -341,9 +350,9 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
   }
   if (w.packed) {
     // Work units are the packed layout's row groups (16 rows) or panels (64); the split rules below.
-    const bool quant = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0;
-    const int64_t unit = quant ? 16 : 64, units = (n + unit - 1) / unit;
-    const auto rows = quant ? &matmul_packed_q_rows : &matmul_packed_f_rows;
+    const bool q0 = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0, kq = w.dtype == DType::Q4_K || w.dtype == DType::Q6_K;
+    const int64_t unit = q0 || kq ? 16 : 64, units = (n + unit - 1) / unit;
+    const auto rows = q0 ? &matmul_packed_q_rows : kq ? &matmul_packed_k_rows : &matmul_packed_f_rows;
     if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
       rows(out, acts, w, bias, 0, units);
       return;
@@ -367,12 +376,19 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
 }
 
 int64_t matmul_packed_bytes(const WeightView& w) {
-  return w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 ? matmul_packed_q_bytes(w) : matmul_packed_f_bytes(w);
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: return matmul_packed_q_bytes(w);
+    case DType::Q4_K: case DType::Q6_K: return matmul_packed_k_bytes(w);
+    default: return matmul_packed_f_bytes(w);
+  }
 }
 
 void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool) {
-  if (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0) matmul_pack_q(dst, w, pool);
-  else matmul_pack_f(dst, w, pool);
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: matmul_pack_q(dst, w, pool); break;
+    case DType::Q4_K: case DType::Q6_K: matmul_pack_k(dst, w, pool); break;
+    default: matmul_pack_f(dst, w, pool); break;
+  }
 }
 
 }  // namespace kv::KV_ISA_NS

@@ -20,7 +20,9 @@ struct MatmulActs {
   const float* d = nullptr;         // [m, k / block] block scales (Q8_0: the fp16-rounded value)
   const int16_t* bsums = nullptr;   // Q8_K only: [m, k / 16] sums of each 16 quants
   const int32_t* corr = nullptr;    // packed Q8_0/Q4_0 weights: [m, k / 32] offset * sum of the block's quants
-                                    // (offset 128 for Q8_0, 8 for Q4_0); qs then holds signed quants
+                                    // (offset 128 for Q8_0, 8 for Q4_0); qs then holds signed quants.
+                                    // packed Q4_K: [m, k / 256, 4] int16 pairs (s_2i, s_2i+1) of the
+                                    // 32-element sums s_j = bsum_2j + bsum_2j+1
 };
 
 }  // namespace kv
@@ -34,6 +36,11 @@ KV_DECLARE_CPU_KERNEL(void matmul_q8_0_rows(float* out, const MatmulActs& a, con
 KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_q_bytes(const WeightView& w))
 KV_DECLARE_CPU_KERNEL(void matmul_pack_q(uint8_t* dst, const WeightView& w, ThreadPool& pool))
 KV_DECLARE_CPU_KERNEL(void matmul_packed_q_rows(float* out, const MatmulActs& a, const WeightView& w,
+                                                const float* bias, int64_t g0, int64_t g1))
+// Packed Q4_K / Q6_K weights (matmul_packed_k_cpu.cc): row groups [g0, g1) of 16 rows.
+KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_k_bytes(const WeightView& w))
+KV_DECLARE_CPU_KERNEL(void matmul_pack_k(uint8_t* dst, const WeightView& w, ThreadPool& pool))
+KV_DECLARE_CPU_KERNEL(void matmul_packed_k_rows(float* out, const MatmulActs& a, const WeightView& w,
                                                 const float* bias, int64_t g0, int64_t g1))
 // Packed F32 / F16 / BF16 weights (matmul_packed_f_cpu.cc): row panels [p0, p1) of 64 rows.
 KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_f_bytes(const WeightView& w))
