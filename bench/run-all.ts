@@ -190,7 +190,7 @@ async function main(): Promise<void> {
 
   for (const p of profiles) {
     const quantized = p.dtype !== 'F32' && p.dtype !== 'F16';
-    printProfile(`profile: ${p.shape} ${p.dtype}, native step, ${threads} threads (mean per step; layer ops summed over ${p.profile.numLayers} layers)`, p.profile, tokenCost(p.shape, p.dtype), quantized, machine, p === profiles[0]);
+    printProfile(`profile: ${p.shape} ${p.dtype}, native step, ${threads} threads (median per step; cpu = the stepping thread's CPU time; layer ops summed over ${p.profile.numLayers} layers)`, p.profile, tokenCost(p.shape, p.dtype), quantized, machine, p === profiles[0]);
   }
 
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });

@@ -1,22 +1,25 @@
-// Prints a step profile (bench/lib/profile.ts): per op, summed over layers, the mean ms per step and
-// its share, for each scenario; the matmul throughput against the machine's limits; per-layer totals.
+// Prints a step profile (bench/lib/profile.ts): per op, summed over layers, the median ms per step,
+// its share, and the stepping thread's CPU ms, for each scenario; the matmul throughput against the
+// machine's limits; per-layer totals.
 import type { MachineLimits } from './machine.js';
 import type { ProfileResult, ScenarioProfile } from './profile.js';
 import { fmt } from './stats.js';
 import type { TokenCost } from './synthetic-models.js';
 
-export const MATMUL_OPS = new Set(['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'lm_head']);
+export const MATMUL_OPS = new Set(['qkv', 'o', 'gate_up', 'down', 'lm_head']);
 
-/** Total ns per step of each op name (layer ops summed over layers), in forward order. */
-export function opTotals(p: ProfileResult, s: ScenarioProfile): Map<string, number> {
+/** Total ns per step of each op name (layer ops summed over layers), in forward order; cpu: the
+ * stepping thread's CPU time instead of wall time. */
+export function opTotals(p: ProfileResult, s: ScenarioProfile, cpu = false): Map<string, number> {
   const totals = new Map<string, number>();
   const n = p.layerOps.length;
+  const layer = cpu ? s.layerCpuNs : s.layerNs;
   p.layerOps.forEach((name, i) => {
     let sum = 0;
-    for (let l = 0; l < p.numLayers; l++) sum += s.layerNs[l * n + i] ?? 0;
+    for (let l = 0; l < p.numLayers; l++) sum += layer[l * n + i] ?? 0;
     totals.set(name, sum);
   });
-  p.stepOps.forEach((name, i) => totals.set(name, s.stepNs[i] ?? 0));
+  p.stepOps.forEach((name, i) => totals.set(name, (cpu ? s.stepCpuNs : s.stepNs)[i] ?? 0));
   return totals;
 }
 
@@ -28,18 +31,19 @@ export function matmulSeconds(p: ProfileResult, s: ScenarioProfile): number {
 
 export function printProfile(title: string, p: ProfileResult, cost: TokenCost, quantized: boolean, machine: MachineLimits, perLayer: boolean): void {
   const totals = p.scenarios.map((s) => opTotals(p, s));
+  const cpuTotals = p.scenarios.map((s) => opTotals(p, s, true));
+  const sum = (m: Map<string, number> | undefined): number => [...(m?.values() ?? [])].reduce((a, b) => a + b, 0);
   const names = [...(totals[0]?.keys() ?? [])].filter((n) => totals.some((t) => (t.get(n) ?? 0) > 0));
-  const header = ['op', ...p.scenarios.flatMap((s) => [`${label(s)} ms`, '%'])];
+  const header = ['op', ...p.scenarios.flatMap((s) => [`${label(s)} ms`, '%', 'cpu ms'])];
   const rows: string[][] = names.map((name) => [
     name,
     ...p.scenarios.flatMap((s, i) => {
       const v = totals[i]?.get(name) ?? 0;
-      const sum = [...(totals[i]?.values() ?? [])].reduce((a, b) => a + b, 0);
-      return [fmt(v / 1e6, 3), fmt((100 * v) / sum, 1)];
+      return [fmt(v / 1e6, 3), fmt((100 * v) / sum(totals[i]), 1), fmt((cpuTotals[i]?.get(name) ?? 0) / 1e6, 3)];
     }),
   ]);
-  rows.push(['sum of ops', ...p.scenarios.flatMap((_, i) => [fmt([...(totals[i]?.values() ?? [])].reduce((a, b) => a + b, 0) / 1e6, 3), ''])]);
-  rows.push(['native step', ...p.scenarios.flatMap((s) => [fmt(s.stepMs, 3), ''])]);
+  rows.push(['sum of ops', ...p.scenarios.flatMap((_, i) => [fmt(sum(totals[i]) / 1e6, 3), '', fmt(sum(cpuTotals[i]) / 1e6, 3)])]);
+  rows.push(['native step', ...p.scenarios.flatMap((s) => [fmt(s.stepMs, 3), '', ''])]);
   // Matmul throughput: decode of one sequence streams weights (GB/s against read bandwidth); batched
   // decode and prefill are compute bound (GFLOP/s against the f32 FMA or int8 dot-product peak).
   const peak = quantized ? machine.dotI8Gops : machine.fmaF32Gflops;
@@ -49,10 +53,10 @@ export function printProfile(title: string, p: ProfileResult, cost: TokenCost, q
       const sec = matmulSeconds(p, s);
       if (s.numTokens === 1) {
         const gbs = cost.weightBytes / sec / 1e9;
-        return [`${fmt(gbs)} GB/s`, `${fmt((100 * gbs) / machine.readGBs, 0)}%bw`];
+        return [`${fmt(gbs)} GB/s`, `${fmt((100 * gbs) / machine.readGBs, 0)}%bw`, ''];
       }
       const gflops = (2 * cost.macs * s.numTokens) / sec / 1e9;
-      return [`${fmt(gflops)} GF/s`, `${fmt((100 * gflops) / peak, 0)}%pk`];
+      return [`${fmt(gflops)} GF/s`, `${fmt((100 * gflops) / peak, 0)}%pk`, ''];
     }),
   ]);
   console.log(`\n${title}`);

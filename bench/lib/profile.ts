@@ -1,6 +1,6 @@
 // Where a step's native time goes, per op and per layer: steps run on a native Model directly with
 // the `profile` flag, for three shapes of work (decode of 1 sequence, decode of N sequences, one
-// prefill), and the bench prints the mean per-op times next to the machine's limits.
+// prefill), and the bench prints the median per-op times next to the machine's limits.
 import { loadModelSpec } from '../../lib/model/load-model-spec.js';
 import { loadNativeAddon } from '../../lib/native/load.js';
 import { nativeModelDescription } from '../../lib/native/model-description.js';
@@ -20,11 +20,14 @@ export interface ProfileTask {
 export interface ScenarioProfile {
   name: 'decode1' | 'decodeN' | 'prefill';
   numTokens: number;
-  /** Mean wall ms of the native step (computeMs). */
+  /** Median wall ms of the native step (computeMs). */
   stepMs: number;
-  /** Mean ns per step, [numLayers, layerOps.length]. */
+  /** Median ns per step of each slot, [numLayers, layerOps.length] and [stepOps.length]: wall time,
+   * and the stepping thread's CPU time (robust to other processes sharing the cores). */
   layerNs: number[];
   stepNs: number[];
+  layerCpuNs: number[];
+  stepCpuNs: number[];
 }
 
 export interface ProfileResult {
@@ -66,19 +69,28 @@ export async function runProfile(task: ProfileTask): Promise<ProfileResult> {
   };
   const scenarios: ScenarioProfile[] = [];
   let names: { layerOps: string[]; stepOps: string[] } | null = null;
+  // Medians per slot: a step where another process took the core for a while does not skew them.
+  const median = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? (s[s.length >> 1] as number) : ((s[(s.length >> 1) - 1] as number) + (s[s.length >> 1] as number)) / 2;
+  };
+  const slots = (results: NativeStepResult[], pick: (p: NonNullable<NativeStepResult['profile']>) => Float64Array): number[] => {
+    const first = pick(results[0]!.profile!);
+    return Array.from({ length: first.length }, (_, i) => median(results.map((r) => pick(r.profile!)[i] as number)));
+  };
   const average = (name: ScenarioProfile['name'], numTokens: number, results: NativeStepResult[]): void => {
     const first = results[0]?.profile;
     if (!first) throw new Error('the native step returned no profile');
     names ??= { layerOps: first.layerOps, stepOps: first.stepOps };
-    const layerNs = new Array<number>(first.layerNs.length).fill(0);
-    const stepNs = new Array<number>(first.stepNs.length).fill(0);
-    let ms = 0;
-    for (const r of results) {
-      r.profile!.layerNs.forEach((v, i) => (layerNs[i]! += v / results.length));
-      r.profile!.stepNs.forEach((v, i) => (stepNs[i]! += v / results.length));
-      ms += r.computeMs / results.length;
-    }
-    scenarios.push({ name, numTokens, stepMs: ms, layerNs, stepNs });
+    scenarios.push({
+      name,
+      numTokens,
+      stepMs: median(results.map((r) => r.computeMs)),
+      layerNs: slots(results, (p) => p.layerNs),
+      stepNs: slots(results, (p) => p.stepNs),
+      layerCpuNs: slots(results, (p) => p.layerCpuNs),
+      stepCpuNs: slots(results, (p) => p.stepCpuNs),
+    });
   };
   try {
     // Prompts of every sequence (not profiled), then decode of the first alone, then all together.
@@ -98,7 +110,8 @@ export async function runProfile(task: ProfileTask): Promise<ProfileResult> {
     // The first one grows the activation buffers and is not counted.
     const fresh = (seed: number) => ({ tokens: prompt(task.prefillTokens, seed), computed: 0, blockIds: seqs[0]!.blockIds });
     await step([fresh(9998)], false);
-    const rp: NativeStepResult[] = [await step([fresh(9999)], true)];
+    const rp: NativeStepResult[] = [];
+    for (let i = 0; i < 3; i++) rp.push(await step([fresh(9999 + i)], true));
     average('prefill', task.prefillTokens, rp);
   } finally {
     model.close();

@@ -27,6 +27,8 @@ export interface NativeOps {
   sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
   /** packed: true = pack the weight first when the variant has a packed kernel for dtype (native/ops/matmul/matmul.h); a matmulPack result = already packed. */
   matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number, packed?: boolean | Uint8Array): void;
+  /** Products of one x with several weights of one dtype (q/k/v): x converted once, one pass over the threads. */
+  matmulMulti(isa: IsaName, outs: Float32Array[], x: Float32Array, weights: Uint8Array[], dtype: number, ns: number[], k: number, biases: Array<Float32Array | null>, m: number, threads: number, packed?: boolean): void;
   /** The weight in the variant's packed layout, or null when the variant reads it unpacked. */
   matmulPack(isa: IsaName, weight: Uint8Array, dtype: number, n: number, k: number): Uint8Array | null;
   kvCacheWrite(isa: IsaName, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, k: Float32Array, v: Float32Array, slotMapping: Int32Array, nTokens: number, nKvHeads: number, headDim: number, blockSize: number): void;
@@ -118,12 +120,17 @@ export interface NativeStepResult {
   profile?: NativeStepProfile;
 }
 
-/** Where one step's native time went: layerNs is [numLayers, layerOps.length], stepNs matches stepOps. */
+/**
+ * Where one step's native time went: layerNs is [numLayers, layerOps.length], stepNs matches stepOps;
+ * wall time, and the *CpuNs twins hold the stepping thread's CPU time over the same spans.
+ */
 export interface NativeStepProfile {
   layerOps: string[];
   stepOps: string[];
   layerNs: Float64Array;
   stepNs: Float64Array;
+  layerCpuNs: Float64Array;
+  stepCpuNs: Float64Array;
 }
 
 export interface NativeModelInfo {

@@ -12,14 +12,14 @@ namespace kv {
 
 // Ops timed inside each layer, in forward order.
 enum class LayerOp : int {
-  AttnNorm, Q, K, V, QkNorm, Rope, KvWrite, Attention, O, AddNorm, Gate, Up, SiluMul, Down, Add, kCount
+  AttnNorm, Qkv, QkNorm, Rope, KvWrite, Attention, O, AddNorm, GateUp, SiluMul, Down, Add, kCount
 };
 // Ops timed once per step.
 enum class StepOp : int { KvCopy, Embedding, FinalNorm, LmHead, Sample, kCount };
 
 inline const char* layer_op_name(int i) {
-  static const char* const kNames[] = {"attn_norm", "q", "k", "v", "qk_norm", "rope", "kv_write", "attention",
-                                       "o", "add_norm", "gate", "up", "silu_mul", "down", "add"};
+  static const char* const kNames[] = {"attn_norm", "qkv", "qk_norm", "rope", "kv_write", "attention",
+                                       "o", "add_norm", "gate_up", "silu_mul", "down", "add"};
   return kNames[i];
 }
 inline const char* step_op_name(int i) {

@@ -116,6 +116,17 @@ void LlamaModel::ensure_buffers(int64_t t, int64_t r) {
   grow(rows_, r * c.hidden_size);
 }
 
+void LlamaModel::matmuls(Isa isa, float* const* outs, const float* x, const WeightView* const* ws,
+                         const float* const* biases, int count, int64_t m, ThreadPool& pool) {
+  bool shared = true;
+  for (int i = 1; i < count; ++i) shared = shared && matmul_can_share(*ws[0], *ws[i]);
+  if (shared) {
+    KV_CPU_DISPATCH(isa, matmul_multi_cpu, outs, x, ws, biases, count, m, pool, scratch_);
+    return;
+  }
+  for (int i = 0; i < count; ++i) KV_CPU_DISPATCH(isa, matmul_cpu, outs[i], x, *ws[i], biases[i], m, pool, scratch_);
+}
+
 void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out) {
   const LlamaConfig& c = config_;
   const int64_t t = in.num_tokens(), r = in.num_logits(), d = c.hidden_size;
@@ -137,12 +148,13 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
       KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.attn_norm, e - b, d, c.rms_norm_eps);
     });
     prof.lap(li, LayerOp::AttnNorm);
-    KV_CPU_DISPATCH(isa, matmul_cpu, q, h, l.wq, l.bq, t, pool, scratch_);
-    prof.lap(li, LayerOp::Q);
-    KV_CPU_DISPATCH(isa, matmul_cpu, k, h, l.wk, l.bk, t, pool, scratch_);
-    prof.lap(li, LayerOp::K);
-    KV_CPU_DISPATCH(isa, matmul_cpu, v, h, l.wv, l.bv, t, pool, scratch_);
-    prof.lap(li, LayerOp::V);
+    {
+      float* outs[3] = {q, k, v};
+      const WeightView* ws[3] = {&l.wq, &l.wk, &l.wv};
+      const float* bs[3] = {l.bq, l.bk, l.bv};
+      matmuls(isa, outs, h, ws, bs, 3, t, pool);
+    }
+    prof.lap(li, LayerOp::Qkv);
     if (c.qk_norm) {
       for_row_ranges(pool, t * c.num_heads, c.head_dim, [&](int64_t b, int64_t e) {
         KV_CPU_DISPATCH(isa, rms_norm_cpu, q + b * c.head_dim, q + b * c.head_dim, l.q_norm, e - b, c.head_dim, c.rms_norm_eps);
@@ -173,10 +185,13 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
       KV_CPU_DISPATCH(isa, rms_norm_cpu, h + b * d, x + b * d, l.ffn_norm, e - b, d, c.rms_norm_eps);
     });
     prof.lap(li, LayerOp::AddNorm);
-    KV_CPU_DISPATCH(isa, matmul_cpu, gate, h, l.w_gate, nullptr, t, pool, scratch_);
-    prof.lap(li, LayerOp::Gate);
-    KV_CPU_DISPATCH(isa, matmul_cpu, up, h, l.w_up, nullptr, t, pool, scratch_);
-    prof.lap(li, LayerOp::Up);
+    {
+      float* outs[2] = {gate, up};
+      const WeightView* ws[2] = {&l.w_gate, &l.w_up};
+      const float* bs[2] = {nullptr, nullptr};
+      matmuls(isa, outs, h, ws, bs, 2, t, pool);
+    }
+    prof.lap(li, LayerOp::GateUp);
     for_row_ranges(pool, t, f, [&](int64_t b, int64_t e) {
       KV_CPU_DISPATCH(isa, silu_mul_cpu, gate + b * f, gate + b * f, up + b * f, (e - b) * f);
     });

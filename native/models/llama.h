@@ -73,6 +73,10 @@ class LlamaModel {
   };
 
   void ensure_buffers(int64_t num_tokens, int64_t num_logits);
+  // Products of one x with several weights (q/k/v, gate/up): one activation conversion and one pass
+  // over the pool when the weights allow it (matmul_can_share), else one matmul each.
+  void matmuls(Isa isa, float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
+               int count, int64_t m, ThreadPool& pool);
 
   LlamaConfig config_;
   std::unique_ptr<ModelWeights> weights_;

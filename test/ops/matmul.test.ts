@@ -164,6 +164,34 @@ test('matmul with packed weights: each row of x gives the same bits alone or in 
   }
 });
 
+// matmulMulti (q/k/v and gate/up share one activation conversion and one pass over the threads): each
+// output is bit-identical to its own matmul, whatever the weights' sizes (their work units mix).
+test('matmulMulti gives each product the bits of its own matmul', () => {
+  const random = rng(123);
+  for (const dtype of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+    const k = family(dtype) === 'k' ? 512 : 96;
+    const ns = [70, 33, 16, 129];
+    const ws = ns.map((n) => randomWeights(dtype, n, k, random));
+    const biases = ns.map((n, i) => (i % 2 ? randomF32(n, random) : null));
+    for (const isa of ISAS) {
+      for (const packed of [false, true]) {
+        for (const [m, threads] of [[1, 1], [3, 2], [9, 2]] as const) {
+          const x = randomF32(m * k, random, 2);
+          const outs = ns.map((n) => new Float32Array(m * n).fill(NaN));
+          addon.ops.matmulMulti(isa, outs, x, ws, dtype, ns, k, biases, m, threads, packed);
+          ns.forEach((n, i) => {
+            const one = new Float32Array(m * n);
+            addon.ops.matmul(isa, one, x, ws[i]!, dtype, n, k, biases[i] ?? null, m, threads, packed);
+            for (let j = 0; j < m * n; j++) {
+              assert.ok(Object.is(outs[i]![j], one[j]), `${NAMES[dtype]} ${isa} packed=${packed} m=${m} product ${i} output ${j}: ${outs[i]![j]} vs ${one[j]}`);
+            }
+          });
+        }
+      }
+    }
+  }
+});
+
 // ---- activation rounding / quantization, checked exactly through identity-like weights ----
 
 /** Weights [k, k] of `dtype` whose row j is the unit vector e_j: out[i, j] = (rounded x)[i, j] exactly. */

@@ -298,12 +298,9 @@ void run_rows(const RowsJob& job, int64_t r0, int64_t r1) {
   }
 }
 
-}  // namespace
-
-void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias, int64_t m, ThreadPool& pool,
-                Scratch& scratch) {
-  const int64_t n = w.rows, k = w.cols;
-  if (m <= 0 || n <= 0) return;
+// Converts x for w's weight type into scratch (Scratch is the only allocation) and returns the view.
+MatmulActs prepare(const float* x, const WeightView& w, int64_t m, ThreadPool& pool, Scratch& scratch) {
+  const int64_t k = w.cols;
   MatmulActs acts;
   acts.m = m;
   acts.k = k;
@@ -348,31 +345,72 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
       prepare_rows(prep, 0, m);
     }
   }
-  if (w.packed) {
-    // Work units are the packed layout's row groups (16 rows) or panels (64); the split rules below.
-    const bool q0 = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0, kq = w.dtype == DType::Q4_K || w.dtype == DType::Q6_K;
-    const int64_t unit = q0 || kq ? 16 : 64, units = (n + unit - 1) / unit;
-    const auto rows = q0 ? &matmul_packed_q_rows : kq ? &matmul_packed_k_rows : &matmul_packed_f_rows;
-    if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
-      rows(out, acts, w, bias, 0, units);
-      return;
-    }
-    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (unit * m * k));
-    pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1, int) { rows(out, acts, w, bias, u0, u1); });
+  return acts;
+}
+
+// Output rows per work unit of w: the packed layout's row groups (16) or panels (64), else kRowUnit.
+int64_t row_unit(const WeightView& w) {
+  if (!w.packed) return kRowUnit;
+  return w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16 ? 64 : 16;
+}
+
+// Output rows [u0 * unit, u1 * unit) of one product (clipped to w.rows).
+void run_units(float* out, const MatmulActs& acts, const WeightView& w, const float* bias, int64_t u0, int64_t u1) {
+  if (!w.packed) {
+    const RowsJob job{out, &acts, &w, bias};
+    run_rows(job, u0 * kRowUnit, std::min(w.rows, u1 * kRowUnit));
     return;
   }
-  const RowsJob job{out, &acts, &w, bias};
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: matmul_packed_q_rows(out, acts, w, bias, u0, u1); break;
+    case DType::Q4_K: case DType::Q6_K: matmul_packed_k_rows(out, acts, w, bias, u0, u1); break;
+    default: matmul_packed_f_rows(out, acts, w, bias, u0, u1); break;
+  }
+}
+
+// The products of `count` weights that share acts, as one pass over the pool: work units of all of
+// them in one range, so small products (k and v) do not each pay for waking the pool.
+void run_products(float* const* outs, const MatmulActs& acts, const WeightView* const* ws, const float* const* biases,
+                  int count, ThreadPool& pool) {
+  int64_t units[8], first[9] = {0}, macs = 0;
+  for (int i = 0; i < count; ++i) {
+    units[i] = (ws[i]->rows + row_unit(*ws[i]) - 1) / row_unit(*ws[i]);
+    first[i + 1] = first[i] + units[i];
+    macs += ws[i]->rows * acts.m * acts.k;
+  }
+  const int64_t total = first[count];
+  const auto run = [&](int64_t u0, int64_t u1) {
+    for (int i = 0; i < count && u0 < u1; ++i) {
+      const int64_t b = std::max(u0, first[i]), e = std::min(u1, first[i + 1]);
+      if (b < e) run_units(outs[i], acts, *ws[i], biases[i], b - first[i], e - first[i]);
+    }
+  };
   // Below ~256K multiply-adds (~10 us) waking a second thread costs more than it saves.
-  if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
-    run_rows(job, 0, n);
+  if (pool.num_threads() == 1 || macs < (int64_t(1) << 18)) {
+    run(0, total);
     return;
   }
   // Chunks of >= ~64K multiply-adds, claimed dynamically, so threads finish together.
-  const int64_t units = (n + kRowUnit - 1) / kRowUnit;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kRowUnit * m * k));
-  pool.parallel_for(units, grain, [&job, n](int64_t u0, int64_t u1, int) {
-    run_rows(job, u0 * kRowUnit, std::min(n, u1 * kRowUnit));
-  });
+  const int64_t unit_macs = std::max<int64_t>(1, macs / std::max<int64_t>(1, total));
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / unit_macs);
+  pool.parallel_for(total, grain, [&run](int64_t u0, int64_t u1, int) { run(u0, u1); });
+}
+
+}  // namespace
+
+void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias, int64_t m, ThreadPool& pool,
+                Scratch& scratch) {
+  if (m <= 0 || w.rows <= 0) return;
+  const MatmulActs acts = prepare(x, w, m, pool, scratch);
+  const WeightView* ws[1] = {&w};
+  run_products(&out, acts, ws, &bias, 1, pool);
+}
+
+void matmul_multi_cpu(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
+                      int count, int64_t m, ThreadPool& pool, Scratch& scratch) {
+  if (m <= 0 || count <= 0) return;
+  const MatmulActs acts = prepare(x, *ws[0], m, pool, scratch);
+  for (int i = 0; i < count; i += 8) run_products(outs + i, acts, ws + i, biases + i, std::min(8, count - i), pool);
 }
 
 int64_t matmul_packed_bytes(const WeightView& w) {
