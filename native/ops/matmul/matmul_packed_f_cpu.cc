@@ -58,9 +58,11 @@ __attribute__((always_inline)) inline __m512 load_w(const uint8_t* p) {
   }
 }
 
-// One panel (64 rows) x C rows of x; out points at out[c0, 64 p]; `rows` (1..64) of the panel are stored.
+// One panel (64 rows) x C rows of x; out points at out[c0, 64 p]; `rows` (1..64) of the panel are
+// stored. prefetch: the next panel, requested into L2 step by step while this one computes, or nullptr.
 template <DType T, int C>
-void tile(float* out, int64_t ldo, const float* x, int64_t k, const uint8_t* panel, const float* bias, int rows) {
+void tile(float* out, int64_t ldo, const float* x, int64_t k, const uint8_t* panel, const float* bias, int rows,
+          const uint8_t* prefetch) {
   constexpr int64_t kStep = kPanel * (T == DType::F32 ? 4 : 2);  // bytes of one k step
   constexpr int64_t kVec = 16 * (T == DType::F32 ? 4 : 2);       // bytes of one vector of 16 rows
   __m512 acc[4][C];
@@ -70,6 +72,10 @@ void tile(float* out, int64_t ldo, const float* x, int64_t k, const uint8_t* pan
     for (int c = 0; c < C; ++c) acc[v][c] = _mm512_setzero_ps();
   for (int64_t i = 0; i < k; ++i) {
     const uint8_t* p = panel + i * kStep;
+    if (prefetch) {
+#pragma GCC unroll 4
+      for (int64_t l = 0; l < kStep; l += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + i * kStep + l), _MM_HINT_T1);
+    }
     __m512 wv[4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) wv[v] = load_w<T>(p + v * kVec);
@@ -100,15 +106,19 @@ void panels(float* out, const MatmulActs& a, const WeightView& w, const float* b
     const float* bp = bias ? bias + p * kPanel : nullptr;
     const int rows = static_cast<int>(std::min<int64_t>(kPanel, n - p * kPanel));
     float* o = out + p * kPanel;
+    // The first rows of x run while the next panel is requested (see matmul_packed_q_cpu.cc).
+    const int64_t panels_total = (n + kPanel - 1) / kPanel;
+    const uint8_t* next = p + 1 < panels_total ? panel + pstride : nullptr;
     int64_t c = 0;
-    for (; c + kC <= a.m; c += kC) tile<T, kC>(o + c * n, n, a.f + c * k, k, panel, bp, rows);
+    for (; c + kC <= a.m; c += kC) tile<T, kC>(o + c * n, n, a.f + c * k, k, panel, bp, rows, c == 0 ? next : nullptr);
     const float* xc = a.f + c * k;
+    const uint8_t* pf = c == 0 ? next : nullptr;
     switch (a.m - c) {  // the last rows of x
-      case 1: tile<T, 1>(o + c * n, n, xc, k, panel, bp, rows); break;
-      case 2: tile<T, 2>(o + c * n, n, xc, k, panel, bp, rows); break;
-      case 3: tile<T, 3>(o + c * n, n, xc, k, panel, bp, rows); break;
-      case 4: tile<T, 4>(o + c * n, n, xc, k, panel, bp, rows); break;
-      case 5: tile<T, 5>(o + c * n, n, xc, k, panel, bp, rows); break;
+      case 1: tile<T, 1>(o + c * n, n, xc, k, panel, bp, rows, pf); break;
+      case 2: tile<T, 2>(o + c * n, n, xc, k, panel, bp, rows, pf); break;
+      case 3: tile<T, 3>(o + c * n, n, xc, k, panel, bp, rows, pf); break;
+      case 4: tile<T, 4>(o + c * n, n, xc, k, panel, bp, rows, pf); break;
+      case 5: tile<T, 5>(o + c * n, n, xc, k, panel, bp, rows, pf); break;
       default: break;
     }
   }

@@ -136,9 +136,10 @@ __attribute__((always_inline)) inline __m512i bcast4(const int8_t* p) {
 }
 
 // G groups x C activation rows; out at out[c0, 16 g0].
+// prefetch: the next tile's groups, requested block by block into L2 while this tile computes, or nullptr.
 template <DType T, int G, int C>
 void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_t* wg, int64_t gstride,
-          const float* bias, int last_rows) {
+          const float* bias, int last_rows, const uint8_t* prefetch) {
   constexpr bool kQ4 = T == DType::Q4_K;
   constexpr int64_t kBB = kQ4 ? kQ4KBytes : kQ6KBytes;
   const int64_t k = a.k, nb = k / kQK_K;
@@ -155,6 +156,11 @@ void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) sumi[g][c] = _mm512_setzero_si512();
     const int8_t* ab = a.qs + c0 * k + b * kQK_K;
+    if (prefetch) {
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g)
+        for (int64_t l = 0; l < kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + g * gstride + b * kBB + l), _MM_HINT_T1);
+    }
     constexpr int kSubs = kQ4 ? 8 : 16;
     for (int s = 0; s < kSubs; ++s) {
       __m512i acc[G][C];
@@ -247,12 +253,15 @@ void group_tile_all_rows(float* out, const MatmulActs& a, const WeightView& w, c
   const float* bg = bias ? bias + g0 * kGroup : nullptr;
   const int last_rows = static_cast<int>(std::min<int64_t>(kGroup, n - (g0 + G - 1) * kGroup));
   float* o = out + g0 * kGroup;
+  const int64_t groups = (n + kGroup - 1) / kGroup;
+  const uint8_t* next = g0 + 2 * G <= groups ? wg + G * gstride : nullptr;  // see matmul_packed_q_cpu.cc
   int64_t c = 0;
-  for (; c + CM <= a.m; c += CM) tile<T, G, CM>(o + c * n, n, a, c, wg, gstride, bg, last_rows);
+  for (; c + CM <= a.m; c += CM) tile<T, G, CM>(o + c * n, n, a, c, wg, gstride, bg, last_rows, c == 0 ? next : nullptr);
+  const uint8_t* pf = c == 0 ? next : nullptr;
   switch (a.m - c) {
-    case 1: tile<T, G, 1>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 2: if constexpr (CM > 2) tile<T, G, 2>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 3: if constexpr (CM > 3) tile<T, G, 3>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
+    case 1: tile<T, G, 1>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 2: if constexpr (CM > 2) tile<T, G, 2>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 3: if constexpr (CM > 3) tile<T, G, 3>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
     default: break;
   }
 }

@@ -73,9 +73,11 @@ void pack_groups(uint8_t* dst, const WeightView& w, int64_t g0, int64_t g1) {
 
 // G groups x C activation rows; out points at out[c0, 16 g0], rows of x at a.qs + c0 * k.
 // `last_rows` (1..16) are stored of the tile's last group (the matrix's last group may be partial).
+// prefetch: the next tile's groups (same stride), requested block by block into L2 while this tile
+// computes, or nullptr.
 template <DType T, int G, int C>
 void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_t* wg, int64_t gstride,
-          const float* bias, int last_rows) {
+          const float* bias, int last_rows, const uint8_t* prefetch) {
   constexpr int64_t kBB = T == DType::Q8_0 ? 32 + 8 * 64 : 32 + 4 * 64;
   const int64_t k = a.k, nb = k / kQK8_0;
   const int8_t* aq = a.qs + c0 * k;
@@ -94,6 +96,11 @@ void tile(float* out, int64_t ldo, const MatmulActs& a, int64_t c0, const uint8_
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_si512();
     const int8_t* ab = aq + b * kQK8_0;
+    if (prefetch) {
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g)
+        for (int64_t l = 0; l < kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + g * gstride + b * kBB + l), _MM_HINT_T1);
+    }
     if constexpr (T == DType::Q8_0) {
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
@@ -162,14 +169,19 @@ void group_tile_all_rows(float* out, const MatmulActs& a, const WeightView& w, c
   const float* bg = bias ? bias + g0 * kGroup : nullptr;
   const int last_rows = static_cast<int>(std::min<int64_t>(kGroup, n - (g0 + G - 1) * kGroup));
   float* o = out + g0 * kGroup;
+  // While the first rows of x run, the next tile's weights are requested (they come from memory;
+  // this tile's stay in cache for the other rows of x). Only when this group is not the last.
+  const int64_t groups = (n + kGroup - 1) / kGroup;
+  const uint8_t* next = g0 + 2 * G <= groups ? wg + G * gstride : nullptr;
   int64_t c = 0;
-  for (; c + CM <= a.m; c += CM) tile<T, G, CM>(o + c * n, n, a, c, wg, gstride, bg, last_rows);
+  for (; c + CM <= a.m; c += CM) tile<T, G, CM>(o + c * n, n, a, c, wg, gstride, bg, last_rows, c == 0 ? next : nullptr);
+  const uint8_t* pf = c == 0 ? next : nullptr;
   switch (a.m - c) {  // the last rows of x
-    case 1: tile<T, G, 1>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 2: if constexpr (CM > 2) tile<T, G, 2>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 3: if constexpr (CM > 3) tile<T, G, 3>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 4: if constexpr (CM > 4) tile<T, G, 4>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
-    case 5: if constexpr (CM > 5) tile<T, G, 5>(o + c * n, n, a, c, wg, gstride, bg, last_rows); break;
+    case 1: tile<T, G, 1>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 2: if constexpr (CM > 2) tile<T, G, 2>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 3: if constexpr (CM > 3) tile<T, G, 3>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 4: if constexpr (CM > 4) tile<T, G, 4>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
+    case 5: if constexpr (CM > 5) tile<T, G, 5>(o + c * n, n, a, c, wg, gstride, bg, last_rows, pf); break;
     default: break;
   }
 }
