@@ -1,5 +1,6 @@
 // Process-wide settings read from the environment, in one place.
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -11,4 +12,10 @@ export function sharedModelsDir(): string {
 
 export function packageRootDir(): string {
   return packageRoot;
+}
+
+/** kvserve's own cache (the demo model): KVSERVE_CACHE_DIR, else $XDG_CACHE_HOME/kvserve, else ~/.cache/kvserve. */
+export function kvserveCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.KVSERVE_CACHE_DIR) return resolve(env.KVSERVE_CACHE_DIR);
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kvserve');
 }

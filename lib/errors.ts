@@ -15,7 +15,11 @@ export const ErrorCodes = {
   ERR_ENGINE_QUEUE_FULL: 'the waiting queue is full',
   ERR_ENGINE_PROMPT_TOO_LONG: 'the prompt is longer than the maximum model length',
   ERR_ENGINE_KV_CAPACITY: 'the KV cache cannot hold the requested length',
-  ERR_HUB_DOWNLOAD: 'a model download failed',
+  ERR_HUB_DOWNLOAD: 'a model download failed (bad response, size or checksum mismatch)',
+  ERR_HUB_UNREACHABLE: 'the Hugging Face hub endpoint cannot be reached (network error or timeout)',
+  ERR_HUB_NOT_FOUND: 'no such model, revision or file on the hub',
+  ERR_HUB_ACCESS_DENIED: 'the hub refused access (gated or private model, missing or invalid HF_TOKEN)',
+  ERR_HUB_OFFLINE: 'offline mode (HF_HUB_OFFLINE) and the model is not in the cache',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -49,3 +53,6 @@ export function formatValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** Engine errors are KvserveErrors (ERR_ENGINE_*, ERR_INVALID_ARGUMENT, ...); the alias names them for API users. */
+export { KvserveError as EngineError };

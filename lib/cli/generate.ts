@@ -1,13 +1,18 @@
-// `kvserve generate <model> --prompt <text>`: one completion, streamed to stdout (text) or printed as
-// JSON ({ text, tokenIds, promptTokenIds }).
+// `kvserve generate [model] --prompt <text>`: one completion, streamed to stdout (text) or printed as
+// JSON ({ text, tokenIds, promptTokenIds }). With no model, the built-in demo model runs.
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.js';
 import { invalidArgument } from '../errors.js';
 import { progressPrinter } from './progress.js';
 import { intFlag, numberFlag } from './flags.js';
+import { stderrWarning, useStderrLogger } from './cli-logger.js';
+import { resolveCliModel } from './model-arg.js';
 
-const HELP = `usage: kvserve generate <model> --prompt <text> [options]
+const HELP = `usage: kvserve generate [model] --prompt <text> [options]
 
+  [model]                  a GGUF file, a Hugging Face model directory, or a hub id (org/name,
+                           org/name:file.gguf, org/name:Q8_0); none: the built-in demo model
+                           (random weights, meaningless output)
   --prompt <text>          the prompt (required)
   --max-tokens <n>         tokens to generate (default 128)
   --temperature <t>        0 = greedy (default 0)
@@ -46,18 +51,20 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const model = positionals[0];
-  if (!model || values.prompt === undefined) {
-    console.error(`kvserve generate: a model and --prompt are required\n\n${HELP}`);
+  if (values.prompt === undefined || positionals.length > 1) {
+    console.error(`kvserve generate: ${values.prompt === undefined ? '--prompt is required' : `one model at a time, got ${positionals.join(' ')} (quote a prompt with spaces)`}\n\n${HELP}`);
     return 2;
   }
   if (values.output !== 'text' && values.output !== 'json') throw invalidArgument('--output', "'text' or 'json'", values.output);
   const threads = intFlag('--threads', values.threads);
+  useStderrLogger();
+  const { model } = await resolveCliModel(positionals[0], 'generate', (line) => process.stderr.write(`kvserve: ${line}\n`));
   const engine = await Engine.create({
     model,
     ...(threads !== undefined ? { threads } : {}),
     ...(values.revision ? { revision: values.revision } : {}),
-    onProgress: progressPrinter('kvserve generate'),
+    onProgress: progressPrinter('kvserve'),
+    onWarning: stderrWarning(),
   });
   try {
     const params = {

@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { resolveModelPath } from '../model/resolve-model-path.js';
 import { loadTokenizer } from '../tokenizer/index.js';
+import { stderrWarning, useStderrLogger } from './cli-logger.js';
+import { progressPrinter } from './progress.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -19,7 +21,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log('usage: kvserve tokenize <model> --text <text> [--no-special-tokens]\n\nPrints the token ids as a JSON array (with BOS unless --no-special-tokens).');
     return values.help ? 0 : 2;
   }
-  const path = await resolveModelPath(model, values.revision ?? 'main');
+  useStderrLogger();
+  const path = await resolveModelPath(model, values.revision ?? 'main', progressPrinter('kvserve'), { onWarning: stderrWarning() });
   const tokenizer = await loadTokenizer(path);
   console.log(JSON.stringify(await tokenizer.encode(values.text, { addSpecialTokens: !values['no-special-tokens'] })));
   return 0;

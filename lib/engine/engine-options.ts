@@ -5,6 +5,7 @@ import { parseByteSize } from '../cli/parse-size.js';
 import { DType, type ModelSpec } from '../model/types.js';
 import { kvBytesPerToken, type KvCacheDtype } from '../native/model-description.js';
 import type { IsaName } from '../native/types.js';
+import type { HubEnv } from '../model/hub/hub-env.js';
 import type { SchedulingPolicy } from '../scheduler/request-queue.js';
 
 export interface EngineOptions {
@@ -12,6 +13,11 @@ export interface EngineOptions {
   model: string;
   /** Hub revision (branch, tag or commit) for hub ids. Default 'main'. */
   revision?: string;
+  /**
+   * Hub settings that override the environment's (HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN,
+   * HF_HUB_OFFLINE): { endpoint, cacheDir, token, offline }.
+   */
+  hub?: Partial<HubEnv>;
   /** Longest prompt + output, in tokens. Default: the model's context length, capped by the KV cache. */
   maxModelLen?: number;
   /** Most sequences in one step. Default 64. */
@@ -35,8 +41,10 @@ export interface EngineOptions {
   chatTemplate?: string;
   /** Force a CPU kernel variant (default: the best this CPU runs). */
   isa?: IsaName;
-  /** Load progress (0..1 per phase). */
+  /** Load progress (0..1 per phase; 'download' while a hub model is fetched). */
   onProgress?: (progress: { phase: string; fraction: number; detail?: string }) => void;
+  /** Non-fatal notices while loading (a retried download, a cached copy used without network). Default: the logger. */
+  onWarning?: (message: string) => void;
 }
 
 export interface ResolvedEngineConfig {

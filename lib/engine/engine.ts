@@ -57,7 +57,11 @@ export class Engine implements AsyncDisposable {
   private loopDone: Promise<void> = Promise.resolve();
   private stepFailures = 0;
 
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, model: NativeModel, config: ResolvedEngineConfig) {
+  /** The chat template given at creation, overriding the model's own (undefined: the model's). */
+  readonly chatTemplate: string | undefined;
+
+  private constructor(spec: ModelSpec, tokenizer: Tokenizer, model: NativeModel, config: ResolvedEngineConfig, chatTemplate?: string) {
+    this.chatTemplate = chatTemplate;
     this.spec = spec;
     this.tokenizer = tokenizer;
     this.model = model;
@@ -85,7 +89,10 @@ export class Engine implements AsyncDisposable {
       throw invalidArgument('model', 'a model path or hub id', options?.model);
     }
     const progress = options.onProgress ?? (() => {});
-    const path = await resolveModelPath(options.model, options.revision ?? 'main', progress);
+    const path = await resolveModelPath(options.model, options.revision ?? 'main', progress, {
+      ...(options.hub ? { hub: options.hub } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
     progress({ phase: 'load', fraction: 0, detail: 'reading model' });
     const spec = await loadModelSpec(path);
     const tokenizer = await loadTokenizer(spec.format === 'gguf' ? spec.source : path);
@@ -101,12 +108,8 @@ export class Engine implements AsyncDisposable {
       throw new KvserveError('ERR_MODEL_FORMAT', `${spec.source}: ${(err as Error).message}`, { cause: err });
     }
     progress({ phase: 'load', fraction: 1 });
-    const engine = new Engine(spec, tokenizer, model, config);
-    if (options.chatTemplate !== undefined) engine.chatTemplate = options.chatTemplate;
-    return engine;
+    return new Engine(spec, tokenizer, model, config, options.chatTemplate);
   }
-
-  private chatTemplate: string | undefined;
 
   get maxModelLen(): number {
     return this.config.maxModelLen;

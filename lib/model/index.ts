@@ -52,3 +52,10 @@ export type { SyntheticModelOptions } from './synthetic.js';
 export { buildSpmVocab, spmVocabMetadata, SPM_TOKEN_TYPE } from './synthetic-vocab.js';
 
 export * as quant from './quant/index.js';
+
+export { resolveModelPath, type ResolveModelPathOptions } from './resolve-model-path.js';
+export { resolveHubModel } from './hub/resolve-hub-model.js';
+export type { HubModelRequest, HubDownloadProgress, ResolveOptions } from './hub/resolve-hub-model.js';
+export { hubEnv, type HubEnv } from './hub/hub-env.js';
+export { parseModelRef, type ModelRef } from './hub/model-ref.js';
+export { ensureDemoModel, demoModelPath, writeDemoGguf, DEMO_MODEL_NAME, DEMO_MODEL_VERSION } from './demo/demo-model.js';

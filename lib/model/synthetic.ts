@@ -202,8 +202,8 @@ function hfRopeScaling(scaling: RopeScaling | null): Record<string, unknown> | n
   };
 }
 
-/** mulberry32 seeded with the FNV-1a hash of the tensor name mixed with the seed. */
-function prng(seed: number, name: string): () => number {
+/** mulberry32 seeded with the FNV-1a hash of the tensor name mixed with the seed: uniform in [0, 1). */
+export function prng(seed: number, name: string): () => number {
   let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
   let state = h;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSyntheticGguf } from '../../lib/model/synthetic.js';
+import { ensureDemoModel } from '../../lib/model/demo/demo-model.js';
 import { sharedModelsDir } from '../../lib/config.js';
 import { GOLDEN_CASES } from '../../test/goldens/generation/cases.js';
 // @ts-expect-error plain ESM helper without types
@@ -20,6 +21,8 @@ try {
     let path: string;
     if (c.shared) {
       path = join(sharedModelsDir(), c.shared);
+    } else if (c.demo) {
+      path = (await ensureDemoModel(tmp)).path;
     } else {
       path = join(tmp, `${c.name}.gguf`);
       await writeSyntheticGguf(path, c.synthetic!);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../lib/engine/engine.js';
 import { writeSyntheticGguf } from '../../lib/model/synthetic.js';
+import { ensureDemoModel } from '../../lib/model/demo/demo-model.js';
 import { GOLDEN_CASES } from '../goldens/generation/cases.js';
 import { modelPath } from '../helpers/models.js';
 import { lastLogits } from '../helpers/native-forward.js';
@@ -33,6 +34,8 @@ for (const c of GOLDEN_CASES) {
       const p = modelPath(t, c.shared);
       if (!p) return;
       path = p;
+    } else if (c.demo) {
+      path = (await ensureDemoModel(tmp)).path;
     } else {
       path = join(tmp, `${c.name}.gguf`);
       await writeSyntheticGguf(path, c.synthetic!);

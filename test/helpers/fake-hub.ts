@@ -3,31 +3,49 @@
 //   HEAD|GET /<org>/<name>/resolve/<rev>/<file>         -> 302 to /cdn/<sha256> (X-Linked-Etag, X-Linked-Size,
 //                                                          X-Repo-Commit) for large files; 200 with ETag for small ones
 //   GET  /cdn/<sha256>                                  -> the bytes, with HTTP range support
-// Faults for tests: token required (401), drop the connection after N bytes once, serve corrupted bytes.
+// Errors carry X-Error-Code as the hub's do: RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo.
+// A repo may be gated (files need the token; its API info stays public), private (everything needs
+// the token; without it the hub answers 401), or renamed (the old id redirects with a relative URL).
+// Faults for tests: drop the connection after N bytes, serve corrupted bytes, answer 500 once.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface FakeRepo {
+export interface FakeRevision {
   /** file name in the repo -> its bytes */
   files: Record<string, Buffer>;
   commit?: string;
+}
+
+export interface FakeRepo extends FakeRevision {
+  /** Other branches or tags, each its own commit. */
+  revisions?: Record<string, FakeRevision>;
   gated?: boolean;
+  private?: boolean;
+  /** The id this repo had before a rename: requests for it get a relative redirect. */
+  formerId?: string;
 }
 
 export interface FakeHubFaults {
-  /** Cut the connection after this many body bytes of the next /cdn response (once). */
+  /** Cut the connection after this many body bytes of the next /cdn responses (`times` of them, default 1). */
   dropAfterBytes?: number;
+  dropTimes?: number;
   /** Flip a byte in every /cdn response. */
   corrupt?: boolean;
+  /** Answer the next N /cdn requests with HTTP 500. */
+  serverErrors?: number;
+  /** Send no sizes (no X-Linked-Size, no Content-Length: chunked bodies), as some mirrors do. */
+  hideSizes?: boolean;
 }
 
 export interface FakeHub {
   url: string;
   token: string;
   faults: FakeHubFaults;
-  requests: Array<{ method: string; url: string; range?: string }>;
+  requests: Array<{ method: string; url: string; range?: string; authorization?: string }>;
+  /** The commit a revision of a repo resolves to. */
+  commitOf(repoId: string, revision?: string): string;
   close(): Promise<void>;
 }
 
@@ -39,54 +57,104 @@ export function repoFromFiles(paths: Record<string, string>, extra: Partial<Fake
   return { files, ...extra };
 }
 
+const sha1 = (data: string | Buffer) => createHash('sha1').update(data).digest('hex');
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
 export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<FakeHub> {
   const token = 'hf_test_token';
   const blobs = new Map<string, Buffer>();
-  const commits = new Map<string, string>();
+  // repoId -> revision name or commit -> { commit, files }
+  const revisions = new Map<string, Map<string, { commit: string; files: Record<string, Buffer> }>>();
+  const renamed = new Map<string, string>();
   for (const [id, repo] of Object.entries(repos)) {
-    const commit = repo.commit ?? createHash('sha1').update(id).digest('hex');
-    commits.set(id, commit);
-    for (const buf of Object.values(repo.files)) blobs.set(createHash('sha256').update(buf).digest('hex'), buf);
+    const byName = new Map<string, { commit: string; files: Record<string, Buffer> }>();
+    const add = (name: string, rev: FakeRevision) => {
+      const entry = { commit: rev.commit ?? sha1(`${id}@${name}`), files: rev.files };
+      byName.set(name, entry);
+      byName.set(entry.commit, entry);
+      for (const buf of Object.values(rev.files)) blobs.set(sha256(buf), buf);
+    };
+    add('main', repo);
+    for (const [name, rev] of Object.entries(repo.revisions ?? {})) add(name, rev);
+    revisions.set(id, byName);
+    if (repo.formerId) renamed.set(repo.formerId, id);
   }
-  const hub: FakeHub = { url: '', token, faults: {}, requests: [], close: async () => {} };
+  const hub: FakeHub = {
+    url: '',
+    token,
+    faults: {},
+    requests: [],
+    commitOf: (repoId, revision = 'main') => {
+      const rev = revisions.get(repoId)?.get(revision);
+      if (!rev) throw new Error(`fake hub: no ${repoId}@${revision}`);
+      return rev.commit;
+    },
+    close: async () => {},
+  };
+
+  // The hub answers for a renamed repo's old id with a relative redirect to the new one.
+  const redirectRenamed = (res: ServerResponse, rawPath: string, id: string): boolean => {
+    const newId = renamed.get(id);
+    if (!newId) return false;
+    res.statusCode = 307;
+    res.setHeader('location', rawPath.replace(`/${id}/`, `/${newId}/`));
+    res.end();
+    return true;
+  };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const url = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
-    hub.requests.push({ method: req.method ?? '', url, ...(req.headers.range ? { range: req.headers.range } : {}) });
+    const rawPath = (req.url ?? '').split('?')[0] ?? '';
+    const url = decodeURIComponent(rawPath);
+    hub.requests.push({
+      method: req.method ?? '',
+      url,
+      ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     const authorized = req.headers.authorization === `Bearer ${token}`;
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(url);
     if (m) {
-      const repo = repos[m[1] as string];
-      if (!repo) return send(res, 404, { error: 'Repository not found' });
-      if (repo.gated && !authorized) return send(res, 401, { error: 'Access to model is restricted' });
-      return send(res, 200, { sha: commits.get(m[1] as string), siblings: Object.keys(repo.files).map((rfilename) => ({ rfilename })) });
+      const id = m[1] as string;
+      if (redirectRenamed(res, rawPath, id)) return;
+      const repo = repos[id];
+      if (!repo || (repo.private && !authorized)) return sendError(res, repo ? 401 : 404, 'RepoNotFound', 'Repository not found');
+      const rev = revisions.get(id)?.get(m[2] as string);
+      if (!rev) return sendError(res, 404, 'RevisionNotFound', 'Invalid rev id');
+      return send(res, 200, { id, sha: rev.commit, siblings: Object.keys(rev.files).map((rfilename) => ({ rfilename })) });
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url);
     if (m) {
       const id = m[1] as string;
+      if (redirectRenamed(res, rawPath, id)) return;
       const repo = repos[id];
-      if (!repo) return send(res, 404, { error: 'Repository not found' });
-      if (repo.gated && !authorized) return send(res, 401, { error: 'Access to model is restricted' });
-      const buf = repo.files[m[3] as string];
-      if (!buf) return send(res, 404, { error: 'Entry not found' });
-      const sha = createHash('sha256').update(buf).digest('hex');
-      res.setHeader('x-repo-commit', commits.get(id) as string);
+      if (!repo || (repo.private && !authorized)) return sendError(res, repo ? 401 : 404, 'RepoNotFound', 'Repository not found');
+      if (repo.gated && !authorized) return sendError(res, 401, 'GatedRepo', `Access to model ${id} is restricted.`);
+      const rev = revisions.get(id)?.get(m[2] as string);
+      if (!rev) return sendError(res, 404, 'RevisionNotFound', 'Invalid rev id');
+      const buf = rev.files[m[3] as string];
+      if (!buf) return sendError(res, 404, 'EntryNotFound', 'Entry not found');
+      res.setHeader('x-repo-commit', rev.commit);
       if (buf.length >= LFS_THRESHOLD) {
-        res.setHeader('x-linked-etag', `"${sha}"`);
-        res.setHeader('x-linked-size', String(buf.length));
-        res.setHeader('location', `/cdn/${sha}`);
+        res.setHeader('x-linked-etag', `"${sha256(buf)}"`);
+        if (!hub.faults.hideSizes) res.setHeader('x-linked-size', String(buf.length));
+        res.setHeader('location', `${hub.url}/cdn/${sha256(buf)}`); // absolute, as the hub's CDN redirects are
         res.statusCode = 302;
         return res.end();
       }
-      res.setHeader('etag', `"${createHash('sha1').update(buf).digest('hex')}"`);
-      res.setHeader('content-length', String(buf.length));
+      // A small (non-LFS) file: its etag is the git blob id.
+      res.setHeader('etag', `"${sha1(Buffer.concat([Buffer.from(`blob ${buf.length}\0`), buf]))}"`);
+      if (!hub.faults.hideSizes) res.setHeader('content-length', String(buf.length));
       res.statusCode = 200;
       return res.end(req.method === 'HEAD' ? undefined : buf);
     }
     m = /^\/cdn\/([0-9a-f]{64})$/.exec(url);
     if (m) {
       let buf = blobs.get(m[1] as string);
-      if (!buf) return send(res, 404, { error: 'blob not found' });
+      if (!buf) return sendError(res, 404, 'EntryNotFound', 'blob not found');
+      if ((hub.faults.serverErrors ?? 0) > 0) {
+        hub.faults.serverErrors = (hub.faults.serverErrors as number) - 1;
+        return sendError(res, 500, null, 'internal error');
+      }
       if (hub.faults.corrupt) {
         buf = Buffer.from(buf);
         buf[buf.length >> 1] = (buf[buf.length >> 1] as number) ^ 0xff;
@@ -105,25 +173,30 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
         res.statusCode = 200;
       }
       const body = buf.subarray(start);
-      res.setHeader('content-length', String(body.length));
+      if (!hub.faults.hideSizes) res.setHeader('content-length', String(body.length));
       const drop = hub.faults.dropAfterBytes;
       if (drop !== undefined && drop < body.length) {
-        hub.faults.dropAfterBytes = undefined;
-        res.write(body.subarray(0, drop), () => res.socket?.destroy());
+        const times = (hub.faults.dropTimes ?? 1) - 1;
+        hub.faults.dropTimes = times;
+        if (times <= 0) hub.faults.dropAfterBytes = undefined;
+        // Half-close after the bytes (FIN, not RST): the client receives exactly `drop` bytes, then EOF
+        // short of Content-Length.
+        res.write(body.subarray(0, drop), () => res.socket?.end());
         return;
       }
       return res.end(body);
     }
-    send(res, 404, { error: 'not found' });
+    sendError(res, 404, null, 'not found');
   };
 
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  hub.close = () => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  hub.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return hub;
 }
 
@@ -131,4 +204,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: string | null, message: string): void {
+  if (code) res.setHeader('x-error-code', code);
+  res.setHeader('x-error-message', message);
+  send(res, status, { error: message });
 }

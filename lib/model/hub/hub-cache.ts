@@ -1,10 +1,16 @@
-// The Hugging Face cache layout: <cache>/models--org--name/{blobs/<etag>, snapshots/<commit>/<file>
-// (a relative symlink to the blob), refs/<revision> (the commit hash)}.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, writeFileSync, lstatSync, copyFileSync } from 'node:fs';
+// The Hugging Face cache layout (https://huggingface.co/docs/hub/local-cache):
+//   <cache>/models--org--name/blobs/<etag>                 file contents (etag = sha256 for LFS files, git blob id otherwise)
+//   <cache>/models--org--name/snapshots/<commit>/<file>    relative symlink to the blob (nested paths keep their folders)
+//   <cache>/models--org--name/refs/<revision>              the commit a branch or tag pointed to (none for commit hashes)
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
+export function repoFolderName(repoId: string): string {
+  return `models--${repoId.replace(/\//g, '--')}`;
+}
+
 export function repoCacheDir(cacheDir: string, repoId: string): string {
-  return join(cacheDir, `models--${repoId.replace(/\//g, '--')}`);
+  return join(cacheDir, repoFolderName(repoId));
 }
 
 export function isCommitHash(revision: string): boolean {
@@ -14,45 +20,68 @@ export function isCommitHash(revision: string): boolean {
 /** The commit a revision points to in the cache, or null. */
 export function cachedCommit(repoDir: string, revision: string): string | null {
   if (isCommitHash(revision)) return existsSync(join(repoDir, 'snapshots', revision)) ? revision : null;
-  const ref = join(repoDir, 'refs', revision);
-  if (!existsSync(ref)) return null;
-  const commit = readFileSync(ref, 'utf8').trim();
-  return isCommitHash(commit) ? commit : null;
+  try {
+    const commit = readFileSync(join(repoDir, 'refs', revision), 'utf8').trim();
+    return isCommitHash(commit) ? commit : null;
+  } catch {
+    return null;
+  }
 }
 
+/** Records revision -> commit (branches and tags only; "refs/pr/1" nests as refs/refs/pr/1, as huggingface_hub). */
 export function writeRef(repoDir: string, revision: string, commit: string): void {
-  if (isCommitHash(revision)) return;
+  if (isCommitHash(revision) || cachedCommit(repoDir, revision) === commit) return;
   const ref = join(repoDir, 'refs', revision);
   mkdirSync(dirname(ref), { recursive: true });
-  writeFileSync(ref, commit);
+  const tmp = `${ref}.${process.pid}.tmp`;
+  writeFileSync(tmp, commit);
+  renameSync(tmp, ref);
+}
+
+/** True when snapshots/<commit>/<file> exists and resolves to a file (a dangling link counts as absent). */
+export function snapshotHasFile(repoDir: string, commit: string, file: string): boolean {
+  try {
+    return statSync(join(repoDir, 'snapshots', commit, file)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Points snapshots/<commit>/<file> at blobs/<etag> (a relative symlink; a copy where links fail). */
 export function linkSnapshotFile(repoDir: string, commit: string, file: string, etag: string): string {
   const target = join(repoDir, 'snapshots', commit, file);
   const blob = join(repoDir, 'blobs', etag);
+  const link = relative(dirname(target), blob);
   mkdirSync(dirname(target), { recursive: true });
   try {
-    lstatSync(target);
+    if (lstatSync(target).isSymbolicLink() && readlinkSync(target) === link) return target;
     unlinkSync(target);
   } catch {
     // absent
   }
   try {
-    symlinkSync(relative(dirname(target), blob), target);
-  } catch {
+    symlinkSync(link, target);
+  } catch (err) {
+    // Another process linked it in the meantime, or this file system has no symlinks.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(target)) return target;
     copyFileSync(blob, target);
   }
   return target;
 }
 
-/** Files present in a snapshot, relative to it (recursive). */
+/** Files present in a snapshot, relative to it (recursive; dangling links are left out). */
 export function snapshotFiles(snapshotDir: string): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {
       const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
+      let isDir: boolean;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch {
+        continue; // a link to a blob that was deleted
+      }
+      if (isDir) walk(p);
       else out.push(relative(snapshotDir, p));
     }
   };

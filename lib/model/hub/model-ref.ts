@@ -6,14 +6,21 @@ export type ModelRef =
   | { kind: 'local'; path: string }
   | { kind: 'hub'; repoId: string; file: string | null; quant: string | null; revision: string };
 
-const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// huggingface_hub's validate_repo_id: word characters, '-' and '.', starting and ending with a word
+// character, no '--' or '..' (the cache folder separator), at most 96 characters.
+const REPO_ID = /^\w(?:[\w.-]*\w)?\/\w(?:[\w.-]*\w)?$/;
+
+/** `org/name` as the hub allows it. */
+export function isValidRepoId(repoId: unknown): repoId is string {
+  return typeof repoId === 'string' && REPO_ID.test(repoId) && !repoId.includes('..') && !repoId.includes('--') && repoId.length <= 96;
+}
 
 export function parseModelRef(name: string, revision = 'main'): ModelRef {
   if (existsSync(name)) return { kind: 'local', path: name };
   const colon = name.indexOf(':');
   const repoId = colon >= 0 ? name.slice(0, colon) : name;
   const selector = colon >= 0 ? name.slice(colon + 1) : null;
-  if (!REPO_ID.test(repoId) || repoId.includes('..') || name.startsWith('.') || name.startsWith('/')) {
+  if (!isValidRepoId(repoId)) {
     return { kind: 'local', path: name };
   }
   if (selector === null || selector === '') return { kind: 'hub', repoId, file: null, quant: null, revision };

@@ -11,6 +11,8 @@ export interface GoldenCase {
   /** A shared model (relative to the models dir) or a synthetic one written at test time. */
   shared?: string;
   synthetic?: SyntheticModelOptions;
+  /** The built-in demo model (lib/model/demo), generated at test time. */
+  demo?: true;
   /** Prompt text tokenized by llama.cpp (with BOS), or explicit ids for synthetic vocabularies. */
   prompt?: string;
   promptTokenIds?: number[];
@@ -25,6 +27,7 @@ const prompt = [1, 260, 261, 262, 300, 301, 259, 270, 280, 290, 310, 311];
 export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'stories260K', shared: MODELS.stories260kGguf, prompt: 'Once upon a time', numTokens: 128, checkLogits: true },
   { name: 'tinystories-656K-q8_0', shared: MODELS.tinystoriesQ8Gguf, prompt: 'Once upon a time', numTokens: 128, checkLogits: false },
+  { name: 'kvserve-demo', demo: true, prompt: 'Hello', numTokens: 64, checkLogits: true },
   { name: 'llama-2-tiny-random-f16', shared: MODELS.tinyRandomGguf, prompt: 'The quick brown fox jumps over the lazy dog.', numTokens: 128, checkLogits: false },
   {
     name: 'syn-llama-f32-gqa2-ffn172',

@@ -1,135 +1,249 @@
+// Hub downloads against a local server in the hub's URL layout, serving the real files of
+// ../shared/models: cache layout, only the needed files, resume, checksums, retries, offline use,
+// and the hub's error answers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveHubModel } from '../../../lib/model/hub/resolve-hub-model.js';
+import { resolveHubModel, type HubModelRequest, type ResolveOptions } from '../../../lib/model/hub/resolve-hub-model.js';
 import { hubEnv, type HubEnv } from '../../../lib/model/hub/hub-env.js';
-import { parseModelRef, pickGgufForQuant } from '../../../lib/model/hub/model-ref.js';
 import { KvserveError } from '../../../lib/errors.js';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub.js';
 import { sharedModelsDir } from '../../../lib/config.js';
 
 const models = sharedModelsDir();
 const haveModels = existsSync(join(models, 'tinystories-656K', 'config.json'));
+const TINY = 'raincandy-u/TinyStories-656K';
+const GGUFS = 'ggml-org/stories-GGUF';
 let hub: FakeHub;
-let cacheDir: string;
+const cacheDirs: string[] = [];
+
+function freshCache(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kvserve-hub-'));
+  cacheDirs.push(dir);
+  return dir;
+}
 
 function env(extra: Partial<HubEnv> = {}): HubEnv {
-  return { ...hubEnv({}), endpoint: hub.url, cacheDir, token: null, offline: false, ...extra };
+  return { ...hubEnv({}), endpoint: hub.url, cacheDir: freshCache(), token: null, offline: false, ...extra };
 }
+
+const req = (repoId: string, extra: Partial<HubModelRequest> = {}): HubModelRequest => ({ repoId, revision: 'main', file: null, quant: null, ...extra });
+const opts = (e: HubEnv, extra: ResolveOptions = {}): ResolveOptions => ({ env: e, retryDelayMs: 5, onWarning: () => {}, ...extra });
+const cdnRequests = () => hub.requests.filter((r) => r.url.startsWith('/cdn/')).length;
+const stories = () => readFileSync(join(models, 'stories260K', 'stories260K.gguf'));
 
 before(async () => {
   if (!haveModels && process.env.CI === 'true') throw new Error(`models missing in ${models}`);
   const file = (p: string) => (haveModels ? readFileSync(join(models, p)) : Buffer.from('x'.repeat(4096)));
   const tiny = 'tinystories-656K';
   hub = await startFakeHub({
-    'raincandy-u/TinyStories-656K': {
+    [TINY]: {
       files: Object.fromEntries(
         ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']
           .map((f) => [f, file(`${tiny}/${f}`)]),
       ),
     },
-    'ggml-org/stories-GGUF': {
+    [GGUFS]: {
       files: {
         'stories260K-F32.gguf': file('stories260K/stories260K.gguf'),
         'TinyStories-656K-Q8_0.gguf': file(`${tiny}/TinyStories-656K-Q8_0.gguf`),
+        'big/model-Q4_K_M-00001-of-00002.gguf': Buffer.from('x'.repeat(2048)),
         'README.md': Buffer.from('# stories'),
       },
+      revisions: { v1: { files: { 'nested/dir/stories-v1.gguf': file('stories260K/stories260K.gguf') } } },
     },
-    'acme/gated-model': { files: { 'config.json': Buffer.from('{}') }, gated: true },
   });
-  cacheDir = mkdtempSync(join(tmpdir(), 'kvserve-hub-'));
 });
 
 after(async () => {
   await hub?.close();
-  rmSync(cacheDir, { recursive: true, force: true });
+  for (const dir of cacheDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-test('model references: local paths, hub ids, files and quantization tags', () => {
-  assert.deepEqual(parseModelRef('org/name'), { kind: 'hub', repoId: 'org/name', file: null, quant: null, revision: 'main' });
-  assert.deepEqual(parseModelRef('org/name:model-q8_0.gguf', 'v1'), { kind: 'hub', repoId: 'org/name', file: 'model-q8_0.gguf', quant: null, revision: 'v1' });
-  assert.equal(parseModelRef('org/name:Q4_K_M').kind, 'hub');
-  assert.equal(parseModelRef('./models/x.gguf').kind, 'local');
-  assert.equal(parseModelRef('/abs/path').kind, 'local');
-  assert.equal(pickGgufForQuant(['a-Q4_K_M.gguf', 'a-Q4_K_S.gguf', 'a-Q8_0.gguf'], 'q4_k_m'), 'a-Q4_K_M.gguf');
-  assert.equal(pickGgufForQuant(['a-Q4_K_M.gguf'], 'Q4_K'), null);
-});
-
-test('downloads an HF model into the standard cache layout, only the needed files', async (t) => {
+test('downloads an HF model into the standard cache layout, only the needed files, and asks nothing again', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
-  const path = await resolveHubModel({ repoId: 'raincandy-u/TinyStories-656K', revision: 'main', file: null, quant: null }, { env: env() });
-  const repoDir = join(cacheDir, 'models--raincandy-u--TinyStories-656K');
+  const e = env();
+  const path = await resolveHubModel(req(TINY), opts(e));
+  const repoDir = join(e.cacheDir, 'models--raincandy-u--TinyStories-656K');
   const commit = readFileSync(join(repoDir, 'refs', 'main'), 'utf8');
+  assert.equal(commit, hub.commitOf(TINY));
   assert.equal(path, join(repoDir, 'snapshots', commit));
-  assert.ok(lstatSync(join(path, 'model.safetensors')).isSymbolicLink());
-  assert.deepEqual(readFileSync(join(path, 'model.safetensors')), readFileSync(join(models, 'tinystories-656K', 'model.safetensors')));
+  const weights = join(path, 'model.safetensors');
+  assert.ok(lstatSync(weights).isSymbolicLink());
+  assert.equal(readlinkSync(weights), join('..', '..', 'blobs', readdirSync(join(repoDir, 'blobs')).find((b) => b.length === 64) as string));
+  assert.deepEqual(readFileSync(weights), readFileSync(join(models, 'tinystories-656K', 'model.safetensors')));
+  assert.deepEqual(readdirSync(path).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
   assert.ok(readdirSync(join(repoDir, 'blobs')).every((b) => !b.endsWith('.incomplete')));
-  // A second resolve downloads nothing new.
-  const before = hub.requests.filter((r) => r.url.startsWith('/cdn/')).length;
-  await resolveHubModel({ repoId: 'raincandy-u/TinyStories-656K', revision: 'main', file: null, quant: null }, { env: env() });
-  assert.equal(hub.requests.filter((r) => r.url.startsWith('/cdn/')).length, before);
+  // A second resolve: one API call, no HEAD and no download (every file is in the snapshot).
+  const n = hub.requests.length;
+  await resolveHubModel(req(TINY), opts(e));
+  assert.deepEqual(hub.requests.slice(n).map((r) => r.method + ' ' + r.url), [`GET /api/models/${TINY}/revision/main`]);
 });
 
-test('a quantization tag picks the matching GGUF file, and nothing else is fetched', async (t) => {
+test('a quantization tag picks the matching GGUF file and nothing else is fetched; split GGUFs are refused before downloading', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
-  const path = await resolveHubModel({ repoId: 'ggml-org/stories-GGUF', revision: 'main', file: null, quant: 'Q8_0' }, { env: env() });
+  const e = env();
+  const path = await resolveHubModel(req(GGUFS, { quant: 'Q8_0' }), opts(e));
   assert.ok(path.endsWith('TinyStories-656K-Q8_0.gguf'));
-  assert.ok(!existsSync(path.replace('TinyStories-656K-Q8_0.gguf', 'stories260K-F32.gguf')));
-  await assert.rejects(
-    resolveHubModel({ repoId: 'ggml-org/stories-GGUF', revision: 'main', file: null, quant: 'Q4_K_M' }, { env: env() }),
-    /no GGUF file for quantization Q4_K_M; available: stories260K-F32.gguf, TinyStories-656K-Q8_0.gguf/,
-  );
+  assert.deepEqual(readdirSync(join(path, '..')), ['TinyStories-656K-Q8_0.gguf']);
+  await assert.rejects(resolveHubModel(req(GGUFS, { quant: 'Q6_K' }), opts(e)), /no GGUF file for quantization Q6_K; available: .*stories260K-F32.gguf/);
+  const n = cdnRequests();
+  await assert.rejects(resolveHubModel(req(GGUFS, { quant: 'Q4_K_M' }), opts(e)), /part of a 2-file split GGUF/);
+  assert.equal(cdnRequests(), n);
 });
 
-test('a dropped connection resumes with a range request', async (t) => {
+test('a revision resolves to its own commit: refs/<branch> is written, a commit hash writes no ref, nested paths link back to the blob', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
-  const e = env({ cacheDir: mkdtempSync(join(tmpdir(), 'kvserve-hub-resume-')) });
+  const e = env();
+  const file = 'nested/dir/stories-v1.gguf';
+  const path = await resolveHubModel(req(GGUFS, { revision: 'v1', file }), opts(e));
+  const repoDir = join(e.cacheDir, 'models--ggml-org--stories-GGUF');
+  const commit = hub.commitOf(GGUFS, 'v1');
+  assert.equal(readFileSync(join(repoDir, 'refs', 'v1'), 'utf8'), commit);
+  assert.equal(path, join(repoDir, 'snapshots', commit, file));
+  assert.equal(readlinkSync(path), join('..', '..', '..', '..', 'blobs', readdirSync(join(repoDir, 'blobs'))[0] as string));
+  assert.deepEqual(readFileSync(path), stories());
+  const e2 = env();
+  await resolveHubModel(req(GGUFS, { revision: commit, file }), opts(e2));
+  assert.ok(!existsSync(join(e2.cacheDir, 'models--ggml-org--stories-GGUF', 'refs')));
+  await assert.rejects(resolveHubModel(req(GGUFS, { revision: 'no-such-branch' }), opts(e2)), (err: unknown) => err instanceof KvserveError && err.code === 'ERR_HUB_NOT_FOUND' && /has no revision 'no-such-branch'/.test(err.message));
+  await assert.rejects(resolveHubModel(req(GGUFS, { revision: '../../escape' }), opts(e2)), /revision: expected a branch, tag or commit hash/);
+});
+
+test('a dropped connection resumes with a range request within the same call', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
   hub.faults.dropAfterBytes = 300_000;
-  const req = { repoId: 'ggml-org/stories-GGUF', revision: 'main', file: 'stories260K-F32.gguf', quant: null };
-  await assert.rejects(resolveHubModel(req, { env: e }));
-  const path = await resolveHubModel(req, { env: e });
-  assert.deepEqual(readFileSync(path), readFileSync(join(models, 'stories260K', 'stories260K.gguf')));
-  assert.ok(hub.requests.some((r) => r.range?.startsWith('bytes=') && r.range !== 'bytes=0-'), `expected a resumed range request: ${JSON.stringify(hub.requests.filter((r) => r.range))}`);
-  rmSync(e.cacheDir, { recursive: true, force: true });
+  hub.faults.dropTimes = 2;
+  const warnings: string[] = [];
+  const n = hub.requests.length;
+  const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(env(), { onWarning: (w) => warnings.push(w) }));
+  assert.deepEqual(readFileSync(path), stories());
+  // Each retry asks for the bytes after those on disk (at most the 300000 the server sent: a fetch
+  // body stream may drop its last queued chunks when the connection fails).
+  const starts = hub.requests.slice(n).filter((r) => r.url.startsWith('/cdn/')).map((r) => (r.range ? Number(/^bytes=(\d+)-$/.exec(r.range)?.[1]) : 0));
+  assert.equal(starts.length, 3, JSON.stringify(starts));
+  assert.equal(starts[0], 0);
+  assert.ok((starts[1] as number) > 0 && (starts[1] as number) <= 300_000 && (starts[2] as number) > (starts[1] as number) && (starts[2] as number) <= (starts[1] as number) + 300_000, JSON.stringify(starts));
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0] as string, new RegExp(`connection lost at byte ${starts[1]} .*retrying in 0\\.0 s \\(attempt 2 of 6\\)`));
 });
 
-test('a corrupted blob is detected and removed', async (t) => {
+test('an interrupted download is kept as blobs/<etag>.incomplete and the next run resumes from it', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
-  const e = env({ cacheDir: mkdtempSync(join(tmpdir(), 'kvserve-hub-corrupt-')) });
+  const e = env();
+  hub.faults.dropAfterBytes = 400_000;
+  const r = req(GGUFS, { file: 'stories260K-F32.gguf' });
+  await assert.rejects(resolveHubModel(r, opts(e, { maxRetries: 0 })), /connection lost at byte \d+ .*run again to resume from the \d+ bytes kept/);
+  const blobs = join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'blobs');
+  const [partial] = readdirSync(blobs);
+  assert.match(partial as string, /^[0-9a-f]{64}\.incomplete$/);
+  const kept = statSync(join(blobs, partial as string)).size;
+  assert.ok(kept > 0 && kept <= 400_000, String(kept));
+  const n = hub.requests.length;
+  const path = await resolveHubModel(r, opts(e));
+  assert.deepEqual(readFileSync(path), stories());
+  assert.deepEqual(hub.requests.slice(n).filter((x) => x.url.startsWith('/cdn/')).map((x) => x.range), [`bytes=${kept}-`]);
+});
+
+test('server errors are retried; a corrupted blob is detected and removed', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
+  hub.faults.serverErrors = 2;
+  const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(env()));
+  assert.deepEqual(readFileSync(path), stories());
+  const e = env();
   hub.faults.corrupt = true;
   try {
-    await assert.rejects(
-      resolveHubModel({ repoId: 'ggml-org/stories-GGUF', revision: 'main', file: 'stories260K-F32.gguf', quant: null }, { env: e }),
-      /checksum mismatch/,
-    );
+    await assert.rejects(resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(e)), /checksum mismatch \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\); the corrupted download was removed/);
   } finally {
     hub.faults.corrupt = false;
   }
-  const blobs = join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'blobs');
-  assert.deepEqual(readdirSync(blobs), []);
-  rmSync(e.cacheDir, { recursive: true, force: true });
+  assert.deepEqual(readdirSync(join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'blobs')), []);
+  assert.ok(!existsSync(join(e.cacheDir, 'models--ggml-org--stories-GGUF', 'snapshots', hub.commitOf(GGUFS), 'stories260K-F32.gguf')));
 });
 
-test('offline mode uses the cache and fails clearly without it', async (t) => {
+test('without sizes from the server, files are still downloaded, checked and then reused', async (t) => {
   if (!haveModels) return t.skip('shared models missing');
-  await resolveHubModel({ repoId: 'raincandy-u/TinyStories-656K', revision: 'main', file: null, quant: null }, { env: env() });
+  const e = env();
+  const progress: Array<number | null> = [];
+  hub.faults.hideSizes = true;
+  try {
+    const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(e, { onProgress: (p) => progress.push(p.totalBytes) }));
+    assert.deepEqual(readFileSync(path), stories());
+    assert.ok(progress.length > 0 && progress.every((total) => total === null));
+    const n = cdnRequests();
+    rmSync(path); // the snapshot link only: the blob is still there and is reused
+    await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(e));
+    assert.equal(cdnRequests(), n);
+  } finally {
+    hub.faults.hideSizes = false;
+  }
+});
+
+test('concurrent resolves of one model download each blob once', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
+  const e = env();
+  const n = cdnRequests();
+  const [a, b] = await Promise.all([resolveHubModel(req(TINY), opts(e)), resolveHubModel(req(TINY), opts(e))]);
+  assert.equal(a, b);
+  assert.equal(cdnRequests() - n, 2, 'model.safetensors and tokenizer.json are the LFS-sized files');
+  assert.deepEqual(readdirSync(join(e.cacheDir, '.locks', 'models--raincandy-u--TinyStories-656K')), []);
+});
+
+test('offline mode uses the cache without a request and fails clearly without it', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
+  const e = env();
+  await resolveHubModel(req(TINY), opts(e));
   const n = hub.requests.length;
-  const path = await resolveHubModel({ repoId: 'raincandy-u/TinyStories-656K', revision: 'main', file: null, quant: null }, { env: env({ offline: true }) });
+  const path = await resolveHubModel(req(TINY), opts({ ...e, offline: true }));
   assert.ok(existsSync(join(path, 'config.json')));
   assert.equal(hub.requests.length, n, 'offline mode made a request');
-  await assert.rejects(
-    resolveHubModel({ repoId: 'nobody/absent', revision: 'main', file: null, quant: null }, { env: env({ offline: true }) }),
-    /HF_HUB_OFFLINE is set and the model is not in the cache/,
-  );
+  await assert.rejects(resolveHubModel(req('nobody/absent'), opts({ ...e, offline: true })), (err: unknown) =>
+    err instanceof KvserveError && err.code === 'ERR_HUB_OFFLINE' && /not in the cache .*kvserve download nobody\/absent/.test(err.message));
+  // A snapshot missing a file it needs is reported as such.
+  rmSync(join(path, 'tokenizer.json'));
+  writeFileSync(join(path, 'model.safetensors.partial'), '');
+  rmSync(join(path, 'model.safetensors'));
+  await assert.rejects(resolveHubModel(req(TINY), opts({ ...e, offline: true })), /offline and the cached snapshot [0-9a-f]{40} is incomplete/);
 });
 
-test('401 mentions HF_TOKEN, 404 says no such model, no network mentions HF_HUB_OFFLINE', async () => {
-  const gated = { repoId: 'acme/gated-model', revision: 'main', file: null, quant: null };
-  await assert.rejects(resolveHubModel(gated, { env: env() }), (err: unknown) => err instanceof KvserveError && /HTTP 401/.test(err.message) && /HF_TOKEN/.test(err.message));
-  await assert.rejects(resolveHubModel({ ...gated, repoId: 'nobody/absent' }, { env: env() }), /not found \(HTTP 404\)/);
-  await assert.rejects(resolveHubModel(gated, { env: env({ endpoint: 'http://127.0.0.1:9' }) }), /HF_HUB_OFFLINE=1/);
-  // With the token the gated repo resolves (it has only a config.json, so model selection fails past auth).
-  await assert.rejects(resolveHubModel(gated, { env: env({ token: hub.token }) }), /no model.safetensors/);
+test('without network a cached model is used (with a warning); an uncached one names HF_HUB_OFFLINE', async (t) => {
+  if (!haveModels) return t.skip('shared models missing');
+  const e = env();
+  const path = await resolveHubModel(req(TINY), opts(e));
+  const warnings: string[] = [];
+  const down = { ...e, endpoint: 'http://127.0.0.1:9' };
+  assert.equal(await resolveHubModel(req(TINY), opts(down, { onWarning: (w) => warnings.push(w) })), path);
+  assert.match(warnings.join('\n'), /cannot reach http:\/\/127.0.0.1:9 .*using the cached copy/);
+  await assert.rejects(resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(down)), (err: unknown) =>
+    err instanceof KvserveError && err.code === 'ERR_HUB_UNREACHABLE' && /set HF_HUB_OFFLINE=1/.test(err.message));
+});
+
+test('401 for private and gated models mentions HF_TOKEN, 404 says no such model or file, a renamed repo is followed', async () => {
+  const e = env();
+  const repos = await startFakeHub({
+    'acme/private-model': { files: { 'model.gguf': Buffer.alloc(2048, 1) }, private: true },
+    'acme/gated-model': { files: { 'model.gguf': Buffer.alloc(2048, 2) }, gated: true },
+    'acme/new-name': { files: { 'model.gguf': Buffer.alloc(2048, 3) }, formerId: 'acme/old-name' },
+  });
+  try {
+    const o = opts({ ...e, endpoint: repos.url });
+    await assert.rejects(resolveHubModel(req('acme/private-model'), o), (err: unknown) =>
+      err instanceof KvserveError && err.code === 'ERR_HUB_ACCESS_DENIED' && /HTTP 401.*private or gated, or does not exist.*set HF_TOKEN/.test(err.message));
+    await assert.rejects(resolveHubModel(req('acme/gated-model'), o), (err: unknown) =>
+      err instanceof KvserveError && /model is gated\. Accept its conditions at http:\/\/127\.0\.0\.1:\d+\/acme\/gated-model, then set HF_TOKEN/.test(err.message));
+    await assert.rejects(resolveHubModel(req('nobody/absent'), o), (err: unknown) =>
+      err instanceof KvserveError && err.code === 'ERR_HUB_NOT_FOUND' && /not found \(HTTP 404\): no such model on/.test(err.message));
+    await assert.rejects(resolveHubModel(req('acme/new-name', { file: 'absent.gguf' }), o), /no GGUF file named absent.gguf; available: model.gguf/);
+    // With the token both download; the token is sent to the hub.
+    const withToken = opts({ ...e, endpoint: repos.url, token: repos.token });
+    assert.deepEqual(readFileSync(await resolveHubModel(req('acme/private-model'), withToken)), Buffer.alloc(2048, 1));
+    assert.deepEqual(readFileSync(await resolveHubModel(req('acme/gated-model'), withToken)), Buffer.alloc(2048, 2));
+    assert.ok(repos.requests.some((r) => r.url.includes("gated") && r.authorization === `Bearer ${repos.token}`));
+    // The old name of a renamed repo: the hub's relative redirects are followed (also for the file metadata).
+    assert.deepEqual(readFileSync(await resolveHubModel(req('acme/old-name', { file: 'model.gguf' }), o)), Buffer.alloc(2048, 3));
+  } finally {
+    await repos.close();
+  }
 });

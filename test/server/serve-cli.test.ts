@@ -1,0 +1,116 @@
+// `kvserve serve` as a process: start-up logs (address, KV capacity), a start-up error naming both
+// numbers when the KV cache cannot hold --max-model-len, and SIGTERM draining to exit code 0 while a
+// stream in flight completes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { sseData } from '../../lib/bench/serve-request.js';
+import { MODELS, modelPath } from '../helpers/models.js';
+
+const MAIN = 'lib/cli/main.ts';
+
+interface LogLine { msg: string; [key: string]: unknown }
+
+function start(args: string[]): { child: ChildProcess; logs: LogLine[]; stderr: () => string; waitFor(pred: (l: LogLine) => boolean): Promise<LogLine>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let buffered = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        continue;
+      }
+      logs.push(parsed);
+      for (const w of [...waiters]) {
+        if (w.pred(parsed)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(parsed);
+        }
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString('utf8'); });
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    logs,
+    stderr: () => err,
+    exit,
+    waitFor: (pred) => {
+      const found = logs.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        waiters.push({ pred, resolve });
+        void exit.then((code) => reject(new Error(`server exited (${code}) before the expected log line; stderr: ${err}`)));
+      });
+    },
+  };
+}
+
+test('serve: logs address and KV capacity; SIGTERM drains an in-flight stream and exits 0', async (t) => {
+  const model = modelPath(t, MODELS.stories260kGguf);
+  if (model === null) return;
+  const server = start([model, '--port', '0', '--max-model-len', '256', '--kv-cache-memory', '1MiB', '--threads', '1',
+    '--served-model-name', 'stories', '--shutdown-timeout', '30s']);
+  t.after(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL'); });
+  const kv = await server.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('KV cache:'));
+  assert.equal(kv.maxModelLen, 256);
+  assert.equal(kv.numTokens, (kv.numBlocks as number) * (kv.blockSize as number));
+  assert.equal(kv.maxConcurrency, Number(((kv.numTokens as number) / 256).toFixed(2)));
+  assert.match(kv.msg, /maximum concurrency for 256 tokens per request: \d+\.\d\dx/);
+  const ready = await server.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('serving'));
+  const address = ready.address as string;
+  assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  const response = await fetch(`${address}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'stories', prompt: 'Once upon a time', max_tokens: 150, ignore_eos: true, stream: true }),
+  });
+  assert.equal(response.status, 200);
+  assert.ok(response.body);
+  const events = sseData(response.body)[Symbol.asyncIterator]();
+  await events.next();
+  server.child.kill('SIGTERM');
+  await server.waitFor((l) => l.msg.startsWith('draining'));
+  const during = await fetch(`${address}/v2/health/ready`);
+  assert.equal(during.status, 503);
+  const refused = await fetch(`${address}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x' }) });
+  assert.equal(refused.status, 503);
+  let last = '';
+  let text = '';
+  for (let r = await events.next(); !r.done; r = await events.next()) {
+    last = r.value;
+    if (r.value !== '[DONE]') text += (JSON.parse(r.value) as { choices: Array<{ text: string }> }).choices[0]?.text ?? '';
+  }
+  assert.equal(last, '[DONE]');
+  assert.ok(text.length > 0);
+  assert.equal(await server.exit, 0);
+  const drained = server.logs.find((l) => l.msg === 'drained');
+  assert.equal(drained?.aborted, 0);
+});
+
+test('serve: a --max-model-len the KV cache cannot hold is a start-up error naming both numbers', async (t) => {
+  const model = modelPath(t, MODELS.stories260kGguf);
+  if (model === null) return;
+  const server = start([model, '--port', '0', '--max-model-len', '512', '--kv-cache-memory', '64KiB', '--threads', '1']);
+  t.after(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL'); });
+  assert.equal(await server.exit, 1);
+  assert.match(server.stderr(), /--max-model-len 512 does not fit in the KV cache, which holds \d+ tokens/);
+  assert.match(server.stderr(), /raise --kv-cache-memory or lower --max-model-len/);
+});
+
+test('serve: bad flags fail fast with the flag named', async () => {
+  const server = start(['model.gguf', '--port', 'eighty']);
+  assert.equal(await server.exit, 1);
+  assert.match(server.stderr(), /--port: expected an integer in \[0, 65535\], got "eighty"/);
+});
