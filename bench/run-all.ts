@@ -8,7 +8,7 @@
 // Usage: npm run bench -- [--quick] [--only s110m,Q8_0,decode1,...] [--repeats 3] [--threads 2] [--no-llama]
 //   --quick     s110m only, 1 repeat, shorter runs (a few minutes)
 //   --only      comma list; model names (s110m, q0.5b), weight types (F32, F16, Q8_0, Q4_K) and
-//               measures (decode1, prefill, decodeN, overhead, prefix, profile) each narrow the run
+//               measures (decode1, prefill, decodeN, overhead, prefix, serve, profile) each narrow the run
 //   --no-llama  kvserve only (no llama.cpp runs, no ratios)
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { modelRows, printRows, type ModelRuns, type Row } from './lib/report.js'
 import { fmt, summarize } from './lib/stats.js';
 import { BENCH_DTYPES, BENCH_SHAPE_NAMES, benchModel, tokenCost, type BenchDtype, type BenchShape } from './lib/synthetic-models.js';
 import type { EngineName, WorkerResult, WorkerTask } from './lib/workload.js';
+import type { ServeLevel, ServeTask } from './workers/serve.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 const { values: args } = parseArgs({
@@ -38,7 +39,7 @@ const quick = args.quick;
 const threads = Number(args.threads);
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const only = args.only.split(',').map((s) => s.trim()).filter(Boolean);
-const MEASURES = ['decode1', 'prefill', 'decodeN', 'overhead', 'prefix', 'profile'] as const;
+const MEASURES = ['decode1', 'prefill', 'decodeN', 'overhead', 'prefix', 'serve', 'profile'] as const;
 type Measure = (typeof MEASURES)[number];
 const pick = <T extends string>(all: readonly T[], fallback: readonly T[]): T[] => {
   const chosen = all.filter((x) => only.includes(x));
@@ -63,8 +64,8 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const load = (): string => loadavg().map((v) => v.toFixed(1)).join(' ');
 
 /** Runs a worker in its own process; returns what it printed after `RESULT `. */
-function runWorker<T>(engine: EngineName | 'profile', task: object): Promise<T> {
-  const file = join(root, 'bench', 'workers', engine === 'llama.cpp' ? 'llama-cpp.ts' : 'kvserve.ts');
+function runWorker<T>(engine: EngineName | 'profile' | 'serve', task: object): Promise<T> {
+  const file = join(root, 'bench', 'workers', engine === 'llama.cpp' ? 'llama-cpp.ts' : engine === 'serve' ? 'serve.ts' : 'kvserve.ts');
   // llama.cpp runs at its best setting: one libuv thread, so node-llama-cpp's compute threads are
   // not oversubscribed (see /work/shared/reference/llama-cpp-baseline.md). kvserve runs as users run it.
   const env = engine === 'llama.cpp' ? { ...process.env, UV_THREADPOOL_SIZE: '1' } : process.env;
@@ -135,6 +136,30 @@ async function main(): Promise<void> {
     }
   }
 
+  // HTTP serving: `kvserve serve` in its own process, loaded by `kvserve bench serve`'s runner.
+  const serveRuns: ServeLevel[][] = [];
+  const servingIncluded = shapes.includes(SERVING_MODEL.shape) && dtypes.includes(SERVING_MODEL.dtype);
+  if (measures.has('serve') && servingIncluded) {
+    for (let rep = 0; rep < repeats; rep++) {
+      const task: ServeTask = {
+        path: paths.get(`${SERVING_MODEL.shape} ${SERVING_MODEL.dtype}`) as string,
+        threads,
+        concurrencies: [1, PARALLEL],
+        inputLen: 128,
+        outputLen: quick ? 32 : 64,
+        durationS: quick ? 10 : 20,
+      };
+      const t0 = performance.now();
+      try {
+        const levels = await runWorker<ServeLevel[]>('serve', task);
+        serveRuns.push(levels);
+        log(`serve #${rep + 1}: ${levels.map((l) => `c=${l.concurrency} ${fmt(l.outputTokensPerS)} tok/s, ITL median ${fmt(l.medianItlMs)} p99 ${fmt(l.p99ItlMs)} ms`).join('; ')} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+      } catch (err) {
+        log(`serve #${rep + 1} FAILED: ${(err as Error).message}`);
+      }
+    }
+  }
+
   const profiles: Array<{ shape: BenchShape; dtype: BenchDtype; profile: ProfileResult }> = [];
   if (measures.has('profile')) {
     for (const m of runsByModel) {
@@ -178,7 +203,21 @@ async function main(): Promise<void> {
       engineRows.push(`shared ${PREFIX}-token prefix, new request (${serving.shape} ${serving.dtype}): TTFT ${fmt(cached.median, 1)} ms cached vs ${fmt(uncached.median, 1)} ms uncached = ${fmt(ratio.median, 1)}x lower [${fmt(ratio.min, 1)}-${fmt(ratio.max, 1)}] (target >= 10x: ${ratio.median >= 10 ? 'met' : 'NOT MET'})`);
     }
   }
-  engineRows.push('HTTP serving (`kvserve bench serve`, concurrency 32 vs 1; p99 inter-token latency): not measured here; it needs the HTTP server (branch `server`), not yet on main.');
+  if (serveRuns.length) {
+    const level = (runs: ServeLevel[], c: number): ServeLevel | undefined => runs.find((l) => l.concurrency === c);
+    const ratio = summarize(serveRuns.map((r) => (level(r, PARALLEL)?.outputTokensPerS ?? NaN) / (level(r, 1)?.outputTokensPerS ?? NaN)));
+    const one = summarize(serveRuns.map((r) => level(r, 1)?.outputTokensPerS ?? NaN));
+    const many = summarize(serveRuns.map((r) => level(r, PARALLEL)?.outputTokensPerS ?? NaN));
+    engineRows.push(`HTTP serving (kvserve serve + bench serve runner, ${SERVING_MODEL.shape} ${SERVING_MODEL.dtype}, 128-token prompts): output ${fmt(one.median)} tok/s at concurrency 1, ${fmt(many.median)} at ${PARALLEL} = ${fmt(ratio.median, 2)}x [${fmt(ratio.min, 2)}-${fmt(ratio.max, 2)}] (target >= 6x: ${ratio.median >= 6 ? 'met' : 'NOT MET'})`);
+    for (const c of [1, PARALLEL]) {
+      const med = summarize(serveRuns.map((r) => level(r, c)?.medianItlMs ?? NaN));
+      const p99 = summarize(serveRuns.map((r) => level(r, c)?.p99ItlMs ?? NaN));
+      const rel = p99.median / med.median;
+      engineRows.push(`  concurrency ${c}: inter-token latency median ${fmt(med.median, 1)} ms, p99 ${fmt(p99.median, 1)} ms = ${fmt(rel, 2)}x the median (target <= 2x: ${rel <= 2 ? 'met' : 'NOT MET'})`);
+    }
+  } else {
+    engineRows.push(`HTTP serving: not measured in this run (needs the 'serve' measure and ${SERVING_MODEL.shape} ${SERVING_MODEL.dtype}).`);
+  }
 
   console.log(`\nkvserve vs llama.cpp — ${machine.cpu}, ${threads} threads, isa ${machine.isa}; load average at start ${machine.loadAverage.map((v) => v.toFixed(1)).join(' ')}, at end ${load()}`);
   console.log(`machine limits (best of runs): read ${fmt(machine.readGBs)} GB/s (1 thread ${fmt(machine.readGBs1)}, ${threads} threads ${fmt(machine.readGBsN)}), f32 FMA ${fmt(machine.fmaF32Gflops, 0)} GFLOP/s, int8 dot ${fmt(machine.dotI8Gops, 0)} GOP/s`);
@@ -195,7 +234,7 @@ async function main(): Promise<void> {
 
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   const file = join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ args, machine, threads, repeats, models: runsByModel, rows, engineRows, profiles, seconds: (Date.now() - started) / 1000 }, null, 2));
+  writeFileSync(file, JSON.stringify({ args, machine, threads, repeats, models: runsByModel, rows, engineRows, serve: serveRuns, profiles, seconds: (Date.now() - started) / 1000 }, null, 2));
   console.log(`\nsaved ${file} (${fmt((Date.now() - started) / 1000, 0)} s)`);
 }
 
