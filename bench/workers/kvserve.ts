@@ -58,18 +58,20 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
   });
   try {
     await tokenTimes(engine, prompt(8, task.seed + 99), 4); // warm-up: page in the weights, grow buffers
-    const decode1 = streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens));
-    const prefill = (task.prefillTokens * 1000) / (await ttft(engine, prompt(task.prefillTokens, task.seed + 2)));
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens)) : NaN;
+    const prefill = task.prefillTokens > 0 ? (task.prefillTokens * 1000) / (await ttft(engine, prompt(task.prefillTokens, task.seed + 2))) : NaN;
 
     const rec = task.engineOverhead ? recordSteps(engine) : null;
     const lag = monitorEventLoopDelay({ resolution: 1 });
     lag.enable();
-    const streams = await Promise.all(
-      Array.from({ length: task.parallelSeqs }, (_, i) => tokenTimes(engine, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens)),
-    );
+    const streams = task.parallelSeqs > 0 && task.parallelTokens > 0
+      ? await Promise.all(
+          Array.from({ length: task.parallelSeqs }, (_, i) => tokenTimes(engine, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens)),
+        )
+      : [];
     lag.disable();
     rec?.restore();
-    const result: WorkerResult = { decode1, prefill, decodeN: parallelRate(streams) };
+    const result: WorkerResult = { decode1, prefill, decodeN: streams.length ? parallelRate(streams) : NaN };
     if (rec) {
       // Steps where every sequence decodes: the interval to the next step start is the engine's whole
       // iteration; what the native step did not spend is the engine's overhead.

@@ -43,12 +43,16 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
     const seq = single.getSequence();
     await tokenTimes(seq, prompt(8, task.seed + 99), 4); // warm-up, as for kvserve
     await seq.clearHistory();
-    const decode1 = streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens));
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens)) : NaN;
     await seq.clearHistory();
-    const t0 = performance.now();
-    const first = await tokenTimes(seq, prompt(task.prefillTokens, task.seed + 2), 1);
-    const prefill = (task.prefillTokens * 1000) / ((first[0] as number) - t0);
+    let prefill = NaN;
+    if (task.prefillTokens > 0) {
+      const t0 = performance.now();
+      const first = await tokenTimes(seq, prompt(task.prefillTokens, task.seed + 2), 1);
+      prefill = (task.prefillTokens * 1000) / ((first[0] as number) - t0);
+    }
     await single.dispose();
+    if (task.parallelSeqs <= 0 || task.parallelTokens <= 0) return { decode1, prefill, decodeN: NaN };
 
     const perSeq = 16 + task.parallelTokens + 8;
     const ctx = await model.createContext({

@@ -17,6 +17,8 @@ export interface ServeTask {
   outputLen: number;
   /** Seconds of new requests per concurrency level. */
   durationS: number;
+  /** --max-num-batched-tokens for the server (its default when absent). */
+  maxNumBatchedTokens?: number;
 }
 
 export interface ServeLevel {
@@ -63,7 +65,8 @@ async function measure(task: ServeTask): Promise<ServeLevel[]> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const args = ['--import', 'tsx', join(root, 'lib', 'cli', 'main.ts'), 'serve', task.path, '--host', '127.0.0.1', '--port', String(port),
-    '--threads', String(task.threads), '--kv-cache-dtype', 'f16', '--kv-cache-memory', '512MiB', '--log-level', 'warn'];
+    '--threads', String(task.threads), '--kv-cache-dtype', 'f16', '--kv-cache-memory', '512MiB', '--log-level', 'warn',
+    ...(task.maxNumBatchedTokens ? ['--max-num-batched-tokens', String(task.maxNumBatchedTokens)] : [])];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
