@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/mapped_file.h"
 #include "core/rope_freqs.h"
 #include "ops/add/add.h"
 #include "ops/embedding/embedding.h"
@@ -92,6 +93,7 @@ int64_t LlamaModel::pack_weights(Isa isa, ThreadPool& pool) {
     KV_CPU_DISPATCH(isa, matmul_pack, dst, w, pool);
     w.packed = dst;
     total += bytes;
+    MappedFile::release(w.data, static_cast<size_t>(w.rows * w.row_bytes()));  // the copy replaces these pages
   };
   for (Layer& l : layers_) {
     for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) pack(*w);

@@ -54,8 +54,9 @@ class LlamaModel {
 
   /**
    * Copies every matmul weight into the packed layout of `isa`'s kernels where it has one (matmul.h,
-   * "Packed weights"); the copies replace the mapped weights for those kernels. Returns the bytes
-   * copied. KVSERVE_PACK_WEIGHTS=0 turns it off (for comparisons).
+   * "Packed weights"); the copies replace the mapped weights for those kernels, whose mapped pages
+   * are released (so resident memory stays about one copy of the weights). Returns the bytes copied.
+   * KVSERVE_PACK_WEIGHTS=0 turns it off (for comparisons).
    */
   int64_t pack_weights(Isa isa, ThreadPool& pool);
 
