@@ -119,6 +119,7 @@ async function main(): Promise<void> {
           threads,
           seed: 1 + rep,
           decodeTokens,
+          budgetS: quick ? 15 : 30,
           prefillTokens,
           parallelSeqs: parallelTokens > 0 ? PARALLEL : 0,
           parallelTokens,

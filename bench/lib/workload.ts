@@ -13,6 +13,9 @@ export interface WorkerTask {
   /** Seeds the prompts, so each repeat sees new prompts (no prefix-cache hits across measures). */
   seed: number;
   decodeTokens: number;      // decode, 1 sequence: tokens generated
+  /** Decode runs stop after this many seconds even short of their tokens (a slow engine on a busy
+   * machine would otherwise take many minutes); rates are computed from the tokens that came. */
+  budgetS: number;
   prefillTokens: number;     // prefill: prompt length (the first token's time is the prefill time)
   parallelSeqs: number;      // decode, N sequences
   parallelTokens: number;    // tokens generated per sequence

@@ -8,13 +8,14 @@ import { runProfile, type ProfileTask } from '../lib/profile.js';
 
 type Task = (WorkerTask & { kind?: 'measure' }) | (ProfileTask & { kind: 'profile' });
 
-/** Arrival times (ms) of the tokens of one request. */
-async function tokenTimes(engine: Engine, ids: number[], maxTokens: number): Promise<number[]> {
+/** Arrival times (ms) of the tokens of one request; stops (aborting it) once `until` has passed. */
+async function tokenTimes(engine: Engine, ids: number[], maxTokens: number, until = Infinity): Promise<number[]> {
   const times: number[] = [];
   for await (const ev of engine.generate({ promptTokenIds: ids }, { temperature: 0, maxTokens, ignoreEos: true })) {
     if (ev.type !== 'delta') continue;
     const now = performance.now();
     for (let i = 0; i < ev.tokenIds.length; i++) times.push(now);
+    if (now > until && times.length >= 4) break;
   }
   return times;
 }
@@ -58,15 +59,17 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
   });
   try {
     await tokenTimes(engine, prompt(8, task.seed + 99), 4); // warm-up: page in the weights, grow buffers
-    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens)) : NaN;
+    const deadline = (): number => performance.now() + task.budgetS * 1000;
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens, deadline())) : NaN;
     const prefill = task.prefillTokens > 0 ? (task.prefillTokens * 1000) / (await ttft(engine, prompt(task.prefillTokens, task.seed + 2))) : NaN;
 
     const rec = task.engineOverhead ? recordSteps(engine) : null;
     const lag = monitorEventLoopDelay({ resolution: 1 });
     lag.enable();
+    const until = deadline();
     const streams = task.parallelSeqs > 0 && task.parallelTokens > 0
       ? await Promise.all(
-          Array.from({ length: task.parallelSeqs }, (_, i) => tokenTimes(engine, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens)),
+          Array.from({ length: task.parallelSeqs }, (_, i) => tokenTimes(engine, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens, until)),
         )
       : [];
     lag.disable();

@@ -19,13 +19,14 @@ interface Model {
   dispose(): Promise<void>;
 }
 
-/** Arrival times (ms) of the first `count` generated tokens. */
-async function tokenTimes(seq: Sequence, ids: number[], count: number): Promise<number[]> {
+/** Arrival times (ms) of the first `count` generated tokens; stops early once `until` has passed. */
+async function tokenTimes(seq: Sequence, ids: number[], count: number, until = Infinity): Promise<number[]> {
   const times: number[] = [];
   if (count <= 0) return times;
   for await (const _ of seq.evaluate(ids, { temperature: 0 })) {
-    times.push(performance.now());
-    if (times.length >= count) break;
+    const now = performance.now();
+    times.push(now);
+    if (times.length >= count || (now > until && times.length >= 4)) break;
   }
   return times;
 }
@@ -43,7 +44,8 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
     const seq = single.getSequence();
     await tokenTimes(seq, prompt(8, task.seed + 99), 4); // warm-up, as for kvserve
     await seq.clearHistory();
-    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens)) : NaN;
+    const deadline = (): number => performance.now() + task.budgetS * 1000;
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens, deadline())) : NaN;
     await seq.clearHistory();
     let prefill = NaN;
     if (task.prefillTokens > 0) {
@@ -63,7 +65,8 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
       flashAttention: false,
     });
     const seqs = Array.from({ length: task.parallelSeqs }, () => ctx.getSequence());
-    const streams = await Promise.all(seqs.map((s, i) => tokenTimes(s, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens)));
+    const until = deadline();
+    const streams = await Promise.all(seqs.map((s, i) => tokenTimes(s, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens, until)));
     await ctx.dispose();
     return { decode1, prefill, decodeN: parallelRate(streams) };
   } finally {
