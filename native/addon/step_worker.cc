@@ -42,7 +42,8 @@ Napi::Object profile_object(Napi::Env env, const StepProfile& p) {
 
 StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, StepInput input, SamplingInput sampling)
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(model),
-      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)) {}
+      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)),
+      output_(model->step_output()), sampled_(model->sampling_output()) {}
 
 void StepWorker::Execute() {
   const auto t0 = std::chrono::steady_clock::now();

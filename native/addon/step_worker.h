@@ -27,8 +27,8 @@ class StepWorker : public Napi::AsyncWorker {
   Napi::ObjectReference model_ref_;  // keeps the Model alive while the step runs
   StepInput input_;
   SamplingInput sampling_;
-  StepOutput output_;
-  SamplingOutput sampled_;
+  StepOutput& output_;       // the model's reused buffers (one step runs at a time)
+  SamplingOutput& sampled_;
   std::vector<float> raw_logits_;
   double compute_ms_ = 0;  // wall time of Execute (the native share of the step)
 };
