@@ -228,6 +228,7 @@ async function main(): Promise<void> {
   console.log(`\nkvserve vs llama.cpp — ${machine.cpu}, ${threads} threads, isa ${machine.isa}; load average at start ${machine.loadAverage.map((v) => v.toFixed(1)).join(' ')}, at end ${load()}`);
   console.log(`machine limits (best of runs): read ${fmt(machine.readGBs)} GB/s (1 thread ${fmt(machine.readGBs1)}, ${threads} threads ${fmt(machine.readGBsN)}), f32 FMA ${fmt(machine.fmaF32Gflops, 0)} GFLOP/s, int8 dot ${fmt(machine.dotI8Gops, 0)} GOP/s`);
   console.log(`tokens/s, median [min-max] of ${repeats} run(s); % of limit: decode 1 seq = weight bytes per token x tok/s / read bandwidth; prefill and ${PARALLEL}-seq decode = 2 x linear-layer MACs x tok/s / compute peak`);
+  console.log(`cpu columns: the same medians over process CPU time / ${threads} (what each engine did while it had the cores; on a busy machine wall time also counts waiting for one)`);
   console.log('');
   printRows(rows);
   console.log('');

@@ -28,6 +28,8 @@ export interface Row {
   limitTarget: number | null;
   limitName: string;
   met: boolean | null;
+  /** The same measure over CPU time / threads (WorkerResult.cpu): medians, their ratio, share of the limit. */
+  cpu?: { kvserve: number; llamaCpp: number; ratio: number; limit: number };
   note?: string;
 }
 
@@ -50,19 +52,23 @@ export function modelRows(m: ModelRuns, machine: MachineLimits, parallelSeqs: nu
   const model = `${m.shape} ${m.dtype}`;
   const computePeak = isFloat(m.dtype) ? machine.fmaF32Gflops : machine.dotI8Gops;
   const peakName = isFloat(m.dtype) ? 'f32 FMA peak' : 'int8 dot peak';
-  const add = (measure: string, pick: (r: WorkerResult) => number, ratioTarget: number | null, limitOf: (tps: number) => number, limitTarget: number | null, limitName: string): void => {
-    const ours = values(m.kvserve, pick);
-    const theirs = values(m.llamaCpp, pick);
+  type Key = 'decode1' | 'prefill' | 'decodeN';
+  const add = (measure: string, key: Key, ratioTarget: number | null, limitOf: (tps: number) => number, limitTarget: number | null, limitName: string): void => {
+    const ours = values(m.kvserve, (r) => r[key]);
+    const theirs = values(m.llamaCpp, (r) => r[key]);
     if (!ours && !theirs) return;
     const ratio = ours && theirs ? ours.median / theirs.median : NaN;
     const limit = ours ? limitOf(ours.median) : NaN;
-    rows.push({ measure, model, kvserve: ours, llamaCpp: theirs, unit: 'tok/s', ratio, ratioTarget, limit, limitTarget, limitName, met: verdict(ratio, ratioTarget, limit, limitTarget) });
+    const ourCpu = values(m.kvserve, (r) => r.cpu?.[key])?.median ?? NaN;
+    const theirCpu = values(m.llamaCpp, (r) => r.cpu?.[key])?.median ?? NaN;
+    const cpu = { kvserve: ourCpu, llamaCpp: theirCpu, ratio: ourCpu / theirCpu, limit: limitOf(ourCpu) };
+    rows.push({ measure, model, kvserve: ours, llamaCpp: theirs, unit: 'tok/s', ratio, ratioTarget, limit, limitTarget, limitName, met: verdict(ratio, ratioTarget, limit, limitTarget), cpu });
   };
   const bandwidthShare = (tps: number): number => (tps * m.cost.weightBytes) / (machine.readGBs * 1e9);
   const computeShare = (tps: number): number => (tps * 2 * m.cost.macs) / (computePeak * 1e9);
-  add('decode, 1 seq', (r) => r.decode1, isFloat(m.dtype) ? 1.0 : 1.25, bandwidthShare, isFloat(m.dtype) ? 0.9 : 0.85, 'read bandwidth');
-  add(`prefill ${prefillTokens}`, (r) => r.prefill, isFloat(m.dtype) ? 1.5 : m.dtype === 'Q8_0' ? 1.25 : null, computeShare, null, peakName);
-  add(`decode, ${parallelSeqs} seqs`, (r) => r.decodeN, isFloat(m.dtype) ? 2.5 : m.dtype === 'Q8_0' ? 3 : null, computeShare, null, peakName);
+  add('decode, 1 seq', 'decode1', isFloat(m.dtype) ? 1.0 : 1.25, bandwidthShare, isFloat(m.dtype) ? 0.9 : 0.85, 'read bandwidth');
+  add(`prefill ${prefillTokens}`, 'prefill', isFloat(m.dtype) ? 1.5 : m.dtype === 'Q8_0' ? 1.25 : null, computeShare, null, peakName);
+  add(`decode, ${parallelSeqs} seqs`, 'decodeN', isFloat(m.dtype) ? 2.5 : m.dtype === 'Q8_0' ? 3 : null, computeShare, null, peakName);
   if (m.decodeNMatmulSeconds !== undefined) {
     const flops = 2 * m.cost.macs * parallelSeqs;
     const share = flops / m.decodeNMatmulSeconds / (computePeak * 1e9);
@@ -96,9 +102,14 @@ export function printRows(rows: Row[]): void {
     Number.isFinite(r.limit) ? `${fmt(100 * r.limit, 0)}% ${r.limitName}` : '-',
     r.limitTarget !== null ? `>=${fmt(100 * r.limitTarget, 0)}%` : '-',
     r.met === null ? '' : r.met ? 'met' : 'NOT MET',
+    r.cpu && Number.isFinite(r.cpu.kvserve) ? fmt(r.cpu.kvserve) : '',
+    r.cpu && Number.isFinite(r.cpu.llamaCpp) ? fmt(r.cpu.llamaCpp) : '',
+    r.cpu && Number.isFinite(r.cpu.ratio) ? `${fmt(r.cpu.ratio, 2)}x` : '',
+    r.cpu && Number.isFinite(r.cpu.limit) ? `${fmt(100 * r.cpu.limit, 0)}%` : '',
     r.note ?? '',
   ]);
-  const header = ['measure', 'model', 'kvserve median [min-max]', 'llama.cpp', 'ratio', 'target', '% of limit', 'target', '', ''];
+  const header = ['measure', 'model', 'kvserve median [min-max]', 'llama.cpp', 'ratio', 'target', '% of limit', 'target', '',
+    'cpu: kvserve', 'llama.cpp', 'ratio', '% limit', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]): string => c.map((x, i) => (i < 2 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join('  ').trimEnd();
   console.log(line(header));

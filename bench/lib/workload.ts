@@ -32,6 +32,9 @@ export interface WorkerResult {
   prefill: number;
   /** Aggregate decode tokens/s of N sequences while all of them decode. */
   decodeN: number;
+  /** The same three rates over process CPU time / threads instead of wall time: what the run did
+   * while it had the cores (on a busy machine the wall-clock rates also count the waits for a core). */
+  cpu?: { decode1: number; prefill: number; decodeN: number };
   overhead?: { outsideComputeFraction: number; stepMs: number; computeMs: number; loopLagP99Ms: number; steps: number };
   prefix?: { ttftCachedMs: number; ttftUncachedMs: number };
 }
@@ -45,23 +48,55 @@ export function prompt(length: number, seed: number): number[] {
   return ids;
 }
 
-/** Tokens/s of one stream from the times (ms) its tokens arrived: all but the first token, over their span. */
-export function streamRate(times: readonly number[]): number {
-  if (times.length < 2) return NaN;
-  return ((times.length - 1) * 1000) / ((times[times.length - 1] as number) - (times[0] as number));
+/** When a token arrived: wall ms (performance.now) and the process's CPU ms (user + system) so far. */
+export interface Stamp {
+  t: number;
+  cpu: number;
+}
+
+export function stamp(): Stamp {
+  const u = process.cpuUsage();
+  return { t: performance.now(), cpu: (u.user + u.system) / 1000 };
+}
+
+/** Rates of one run: tokens per wall second, and per (CPU second / threads). */
+export interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+function rate(tokens: number, from: Stamp, to: Stamp, threads: number): Rate {
+  return { wall: (tokens * 1000) / (to.t - from.t), cpu: (tokens * 1000 * threads) / (to.cpu - from.cpu) };
+}
+
+/** Tokens/s of one stream from when its tokens arrived: all but the first token, over their span. */
+export function streamRate(stamps: readonly Stamp[], threads: number): Rate {
+  if (stamps.length < 2) return { wall: NaN, cpu: NaN };
+  return rate(stamps.length - 1, stamps[0] as Stamp, stamps[stamps.length - 1] as Stamp, threads);
 }
 
 /**
  * Aggregate tokens/s of N streams while every one of them decodes: the window runs from the last
  * stream's first token (all prefills done) to the first stream's last token (none finished).
  */
-export function parallelRate(streams: readonly (readonly number[])[]): number {
-  const start = Math.max(...streams.map((t) => t[0] ?? Infinity));
-  const end = Math.min(...streams.map((t) => t[t.length - 1] ?? -Infinity));
-  if (!(end > start)) return NaN;
+export function parallelRate(streams: readonly (readonly Stamp[])[], threads: number): Rate {
+  let start: Stamp | undefined;
+  let end: Stamp | undefined;
+  for (const s of streams) {
+    const first = s[0], last = s[s.length - 1];
+    if (!first || !last) return { wall: NaN, cpu: NaN };
+    if (!start || first.t > start.t) start = first;
+    if (!end || last.t < end.t) end = last;
+  }
+  if (!start || !end || !(end.t > start.t)) return { wall: NaN, cpu: NaN };
   let n = 0;
-  for (const t of streams) for (const x of t) if (x > start && x <= end) n++;
-  return (n * 1000) / (end - start);
+  for (const s of streams) for (const x of s) if (x.t > start.t && x.t <= end.t) n++;
+  return rate(n, start, end, threads);
+}
+
+/** Prompt tokens/s of a prefill from the stamps before the request and at its first token. */
+export function prefillRate(tokens: number, before: Stamp, first: Stamp, threads: number): Rate {
+  return rate(tokens, before, first, threads);
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -3,27 +3,33 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../../lib/engine/engine.js';
 import type { NativeModel, NativeStepInput, NativeStepResult } from '../../lib/native/types.js';
-import { parallelRate, prompt, streamRate, type WorkerResult, type WorkerTask } from '../lib/workload.js';
+import { parallelRate, prefillRate, prompt, stamp, streamRate, type Rate, type Stamp, type WorkerResult, type WorkerTask } from '../lib/workload.js';
 import { runProfile, type ProfileTask } from '../lib/profile.js';
 
 type Task = (WorkerTask & { kind?: 'measure' }) | (ProfileTask & { kind: 'profile' });
 
-/** Arrival times (ms) of the tokens of one request; stops (aborting it) once `until` has passed. */
-async function tokenTimes(engine: Engine, ids: number[], maxTokens: number, until = Infinity): Promise<number[]> {
-  const times: number[] = [];
+/** When the tokens of one request arrived; stops (aborting it) once `until` (wall ms) has passed. */
+async function tokenTimes(engine: Engine, ids: number[], maxTokens: number, until = Infinity): Promise<Stamp[]> {
+  const times: Stamp[] = [];
   for await (const ev of engine.generate({ promptTokenIds: ids }, { temperature: 0, maxTokens, ignoreEos: true })) {
     if (ev.type !== 'delta') continue;
-    const now = performance.now();
+    const now = stamp();
     for (let i = 0; i < ev.tokenIds.length; i++) times.push(now);
-    if (now > until && times.length >= 4) break;
+    if (now.t > until && times.length >= 4) break;
   }
   return times;
 }
 
-async function ttft(engine: Engine, ids: number[]): Promise<number> {
-  const t0 = performance.now();
+/** Stamps before the request and at its first token. */
+async function firstToken(engine: Engine, ids: number[]): Promise<[Stamp, Stamp]> {
+  const before = stamp();
   const times = await tokenTimes(engine, ids, 1);
-  return (times[0] as number) - t0;
+  return [before, times[0] as Stamp];
+}
+
+async function ttft(engine: Engine, ids: number[]): Promise<number> {
+  const [before, first] = await firstToken(engine, ids);
+  return first.t - before.t;
 }
 
 interface StepRecord {
@@ -60,8 +66,11 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
   try {
     await tokenTimes(engine, prompt(8, task.seed + 99), 4); // warm-up: page in the weights, grow buffers
     const deadline = (): number => performance.now() + task.budgetS * 1000;
-    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens, deadline())) : NaN;
-    const prefill = task.prefillTokens > 0 ? (task.prefillTokens * 1000) / (await ttft(engine, prompt(task.prefillTokens, task.seed + 2))) : NaN;
+    const none: Rate = { wall: NaN, cpu: NaN };
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(engine, prompt(16, task.seed + 1), task.decodeTokens, deadline()), task.threads) : none;
+    const prefill = task.prefillTokens > 0
+      ? prefillRate(task.prefillTokens, ...(await firstToken(engine, prompt(task.prefillTokens, task.seed + 2))), task.threads)
+      : none;
 
     const rec = task.engineOverhead ? recordSteps(engine) : null;
     const lag = monitorEventLoopDelay({ resolution: 1 });
@@ -74,7 +83,13 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
       : [];
     lag.disable();
     rec?.restore();
-    const result: WorkerResult = { decode1, prefill, decodeN: streams.length ? parallelRate(streams) : NaN };
+    const decodeN = streams.length ? parallelRate(streams, task.threads) : none;
+    const result: WorkerResult = {
+      decode1: decode1.wall,
+      prefill: prefill.wall,
+      decodeN: decodeN.wall,
+      cpu: { decode1: decode1.cpu, prefill: prefill.cpu, decodeN: decodeN.cpu },
+    };
     if (rec) {
       // Steps where every sequence decodes: the interval to the next step start is the engine's whole
       // iteration; what the native step did not spend is the engine's overhead.

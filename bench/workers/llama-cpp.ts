@@ -1,7 +1,7 @@
 // Bench worker: runs one WorkerTask (bench/lib/workload.ts) on llama.cpp through node-llama-cpp
 // (scripts/llama-ref.mjs; CPU build, `threads` threads, greedy, F16 KV cache as llama.cpp defaults)
 // and prints `RESULT <json>` as its last stdout line. Same prompts and clock rules as the kvserve worker.
-import { parallelRate, prompt, streamRate, type WorkerResult, type WorkerTask } from '../lib/workload.js';
+import { parallelRate, prefillRate, prompt, stamp, streamRate, type Rate, type Stamp, type WorkerResult, type WorkerTask } from '../lib/workload.js';
 // @ts-expect-error plain ESM helper without types
 import { loadLlamaCpp } from '../../scripts/llama-ref.mjs';
 
@@ -19,14 +19,14 @@ interface Model {
   dispose(): Promise<void>;
 }
 
-/** Arrival times (ms) of the first `count` generated tokens; stops early once `until` has passed. */
-async function tokenTimes(seq: Sequence, ids: number[], count: number, until = Infinity): Promise<number[]> {
-  const times: number[] = [];
+/** When the first `count` generated tokens arrived; stops early once `until` (wall ms) has passed. */
+async function tokenTimes(seq: Sequence, ids: number[], count: number, until = Infinity): Promise<Stamp[]> {
+  const times: Stamp[] = [];
   if (count <= 0) return times;
   for await (const _ of seq.evaluate(ids, { temperature: 0 })) {
-    const now = performance.now();
+    const now = stamp();
     times.push(now);
-    if (times.length >= count || (now > until && times.length >= 4)) break;
+    if (times.length >= count || (now.t > until && times.length >= 4)) break;
   }
   return times;
 }
@@ -45,16 +45,23 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
     await tokenTimes(seq, prompt(8, task.seed + 99), 4); // warm-up, as for kvserve
     await seq.clearHistory();
     const deadline = (): number => performance.now() + task.budgetS * 1000;
-    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens, deadline())) : NaN;
+    const none: Rate = { wall: NaN, cpu: NaN };
+    const decode1 = task.decodeTokens > 0 ? streamRate(await tokenTimes(seq, prompt(16, task.seed + 1), task.decodeTokens, deadline()), task.threads) : none;
     await seq.clearHistory();
-    let prefill = NaN;
+    let prefill = none;
     if (task.prefillTokens > 0) {
-      const t0 = performance.now();
+      const before = stamp();
       const first = await tokenTimes(seq, prompt(task.prefillTokens, task.seed + 2), 1);
-      prefill = (task.prefillTokens * 1000) / ((first[0] as number) - t0);
+      prefill = prefillRate(task.prefillTokens, before, first[0] as Stamp, task.threads);
     }
     await single.dispose();
-    if (task.parallelSeqs <= 0 || task.parallelTokens <= 0) return { decode1, prefill, decodeN: NaN };
+    const result = (decodeN: Rate): WorkerResult => ({
+      decode1: decode1.wall,
+      prefill: prefill.wall,
+      decodeN: decodeN.wall,
+      cpu: { decode1: decode1.cpu, prefill: prefill.cpu, decodeN: decodeN.cpu },
+    });
+    if (task.parallelSeqs <= 0 || task.parallelTokens <= 0) return result(none);
 
     const perSeq = 16 + task.parallelTokens + 8;
     const ctx = await model.createContext({
@@ -68,7 +75,7 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
     const until = deadline();
     const streams = await Promise.all(seqs.map((s, i) => tokenTimes(s, prompt(16, task.seed * 1000 + 10 + i), task.parallelTokens, until)));
     await ctx.dispose();
-    return { decode1, prefill, decodeN: parallelRate(streams) };
+    return result(parallelRate(streams, task.threads));
   } finally {
     await model.dispose();
   }
