@@ -5,6 +5,8 @@ import { loadedNative } from '../native/load.js';
 import { gpuInfo } from '../native/gpu-info.js';
 import { describePlatform, runtimePlatform } from '../native/platform.js';
 import { packageRootDir } from '../config.js';
+import { cudaAvailability } from '../native/cuda-probe.js';
+
 import { packageVersion } from './version.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -17,6 +19,14 @@ export async function run(argv: string[]): Promise<number> {
   lines.push(`kvserve ${packageVersion()} (${packageRootDir()})`);
   lines.push(`platform: ${describePlatform(runtimePlatform())}`);
   lines.push(`cpu: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`);
+  const cuda = cudaAvailability();
+  if (cuda.available) {
+    const p = cuda.probe;
+    lines.push(`cuda: available (${cuda.addonPath}); driver ${p?.driverVersion ?? '?'}, runtime ${p?.runtimeVersion ?? '?'}; ${p?.devices.join('; ') ?? ''}`);
+  } else {
+    lines.push(`cuda: not used${cuda.driver ? ` (driver: ${cuda.driver})` : ''}:`);
+    for (const reason of cuda.reasons) lines.push(`  - ${reason}`);
+  }
   try {
     const native = loadedNative();
     const f = native.addon.cpuInfo;

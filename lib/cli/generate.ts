@@ -23,6 +23,8 @@ const HELP = `usage: kvserve generate [model] --prompt <text> [options]
   --chat                   wrap the prompt as a user message with the model's chat template
   --output text|json       json prints {"text", "tokenIds", "promptTokenIds"}
   --threads <n>            compute threads (default: all CPUs)
+  --device auto|cpu|cuda   where the model runs (default auto: the GPU when the CUDA addon is built
+                           and a GPU passes its probe; cuda fails naming what is missing)
   --revision <rev>         hub revision for hub ids (default main)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       chat: { type: 'boolean' },
       output: { type: 'string', default: 'text' },
       threads: { type: 'string' },
+      device: { type: 'string' },
       revision: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -59,8 +62,11 @@ export async function run(argv: string[]): Promise<number> {
   const threads = intFlag('--threads', values.threads);
   useStderrLogger();
   const { model } = await resolveCliModel(positionals[0], 'generate', (line) => process.stderr.write(`kvserve: ${line}\n`));
+  const device = values.device ?? 'auto';
+  if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('--device', "'auto', 'cpu' or 'cuda'", device);
   const engine = await Engine.create({
     model,
+    device,
     ...(threads !== undefined ? { threads } : {}),
     ...(values.revision ? { revision: values.revision } : {}),
     onProgress: progressPrinter('kvserve'),

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_BODY_LIMIT } from '../server/app.js';
+import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/http-limits.js';
 import { parseDurationSeconds, parseInteger, parseStringList } from './flag-values.js';
 import { parseByteSize } from './parse-size.js';
 
@@ -19,6 +20,9 @@ server:
   --api-key <key>                  require "Authorization: Bearer <key>" (default $KVSERVE_API_KEY)
   --allowed-origins <list>         CORS origins allowed from browsers ('*', a JSON list or a comma list)
   --max-request-body <size>        largest request body (default 10MiB); larger gets 413
+  --max-header-size <size>         largest request head, request line and headers (default 16KiB); larger gets 431
+  --request-timeout <time>         time a client gets to send its whole request (default 60s); then 408
+  --enable-log-requests            log each request's body, prompts included (off: prompts are never logged)
   --shutdown-timeout <time>        on SIGTERM, how long running requests may finish (default 30s)
   --log-level <level>              pino level: fatal error warn info debug trace silent (default info)
 
@@ -62,6 +66,9 @@ export interface ServeConfig {
   apiKey: string | null;
   allowedOrigins: string[];
   bodyLimit: number;
+  maxHeaderSize: number;
+  requestTimeoutS: number;
+  logRequests: boolean;
   shutdownTimeoutS: number;
   logLevel: string;
   engine: ServeEngineOptions;
@@ -91,6 +98,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'api-key': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'max-request-body': { type: 'string' },
+      'max-header-size': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'enable-log-requests': { type: 'boolean' },
       'shutdown-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'max-model-len': { type: 'string' },
@@ -156,6 +166,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     apiKey,
     allowedOrigins: values['allowed-origins'] !== undefined ? parseStringList('--allowed-origins', values['allowed-origins']) : [],
     bodyLimit: values['max-request-body'] !== undefined ? parseByteSize('--max-request-body', values['max-request-body']) : DEFAULT_BODY_LIMIT,
+    maxHeaderSize: values['max-header-size'] !== undefined ? parseByteSize('--max-header-size', values['max-header-size']) : DEFAULT_MAX_HEADER_SIZE,
+    requestTimeoutS: values['request-timeout'] !== undefined ? parseDurationSeconds('--request-timeout', values['request-timeout']) : DEFAULT_REQUEST_TIMEOUT_MS / 1000,
+    logRequests: values['enable-log-requests'] ?? false,
     shutdownTimeoutS: values['shutdown-timeout'] !== undefined ? parseDurationSeconds('--shutdown-timeout', values['shutdown-timeout']) : 30,
     logLevel,
     engine,

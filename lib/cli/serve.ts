@@ -96,6 +96,9 @@ export async function serve(config: ServeConfig, log: Logger): Promise<number> {
     apiKey: config.apiKey,
     allowedOrigins: config.allowedOrigins,
     bodyLimit: config.bodyLimit,
+    maxHeaderSize: config.maxHeaderSize,
+    requestTimeoutMs: config.requestTimeoutS * 1000,
+    logRequests: config.logRequests,
     logger: log,
     ...(config.engine.chatTemplate !== undefined ? { chatTemplate: config.engine.chatTemplate } : {}),
   });

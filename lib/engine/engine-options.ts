@@ -4,6 +4,7 @@ import { invalidArgument, KvserveError } from '../errors.js';
 import { parseByteSize } from '../cli/parse-size.js';
 import { DType, type ModelSpec } from '../model/types.js';
 import { kvBytesPerToken, type KvCacheDtype } from '../native/model-description.js';
+import type { DevicePreference } from '../native/cuda-probe.js';
 import type { IsaName } from '../native/types.js';
 import type { HubEnv } from '../model/hub/hub-env.js';
 import type { SchedulingPolicy } from '../scheduler/request-queue.js';
@@ -42,6 +43,13 @@ export interface EngineOptions {
   /** Force a CPU kernel variant (default: the best this CPU runs). */
   isa?: IsaName;
   /** Load progress (0..1 per phase; 'download' while a hub model is fetched). */
+  /**
+   * Where the model runs: 'auto' (default) uses the CUDA backend when the CUDA addon is built and a GPU
+   * passes its probe (lib/native/cuda-probe.ts), else the CPU; 'cpu' / 'cuda' force one ('cuda' fails
+   * with ERR_NATIVE_CUDA_UNAVAILABLE, naming what is missing).
+   */
+  device?: DevicePreference;
+  /** Load progress (0..1 per phase). */
   onProgress?: (progress: { phase: string; fraction: number; detail?: string }) => void;
   /** Non-fatal notices while loading (a retried download, a cached copy used without network). Default: the logger. */
   onWarning?: (message: string) => void;
@@ -57,6 +65,7 @@ export interface ResolvedEngineConfig {
   kvCacheBytes: number;
   enablePrefixCaching: boolean;
   threads: number;
+  device: DevicePreference;
   maxNumQueuedRequests: number | undefined;
   schedulingPolicy: SchedulingPolicy;
 }
@@ -105,6 +114,8 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
   }
   const threads = options.threads === undefined ? Math.max(1, availableParallelism()) : positiveInt('threads', options.threads, 1024);
   if (options.maxNumQueuedRequests !== undefined) positiveInt('maxNumQueuedRequests', options.maxNumQueuedRequests);
+  const device = options.device ?? 'auto';
+  if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('device', "'auto', 'cpu' or 'cuda'", device);
   const policy = options.schedulingPolicy ?? 'fcfs';
   if (policy !== 'fcfs' && policy !== 'priority') throw invalidArgument('schedulingPolicy', "'fcfs' or 'priority'", policy);
   return {
@@ -117,6 +128,7 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
     kvCacheBytes: numBlocks * blockSize * perToken,
     enablePrefixCaching: options.enablePrefixCaching ?? true,
     threads,
+    device,
     maxNumQueuedRequests: options.maxNumQueuedRequests,
     schedulingPolicy: policy,
   };

@@ -7,6 +7,7 @@ import { logger } from '../log.js';
 import { resolveModelPath } from '../model/resolve-model-path.js';
 import { loadModelSpec } from '../model/load-model-spec.js';
 import type { ModelSpec } from '../model/types.js';
+import { cudaAvailability } from '../native/cuda-probe.js';
 import { loadNativeAddon } from '../native/load.js';
 import { nativeModelDescription } from '../native/model-description.js';
 import type { NativeModel, NativeModelInfo } from '../native/types.js';
@@ -98,11 +99,16 @@ export class Engine implements AsyncDisposable {
     const tokenizer = await loadTokenizer(spec.format === 'gguf' ? spec.source : path);
     const config = resolveEngineConfig(options, spec);
     progress({ phase: 'load', fraction: 0.5, detail: 'mapping weights and allocating the KV cache' });
-    const addon = loadNativeAddon();
+    const addon = loadNativeAddon({ device: config.device });
+    // The CUDA addon also runs on the CPU: use the GPU when asked to, or when 'auto' found one usable.
+    const device =
+      addon.backend === 'cuda' && (config.device === 'cuda' || (config.device === 'auto' && cudaAvailability().available))
+        ? 'cuda'
+        : 'cpu';
     let model: NativeModel;
     try {
       model = new addon.Model(
-        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa),
+        nativeModelDescription(spec, { numBlocks: config.numBlocks, blockSize: config.blockSize, dtype: config.kvCacheDtype }, config.threads, options.isa, device),
       );
     } catch (err) {
       throw new KvserveError('ERR_MODEL_FORMAT', `${spec.source}: ${(err as Error).message}`, { cause: err });
@@ -271,7 +277,9 @@ export class Engine implements AsyncDisposable {
   private wake(): void {
     if (this.loopRunning || this.closed) return;
     this.loopRunning = true;
-    this.loopDone = this.loop().finally(() => {
+    // The loop never rejects: a failure outside any one request ends the requests in flight with an
+    // error instead of leaving them hanging (or crashing the process on an unhandled rejection).
+    this.loopDone = this.loop().catch((err: unknown) => this.failAll(err)).finally(() => {
       this.loopRunning = false;
       // Requests may have arrived while the loop was finishing.
       if (!this.closed && this.scheduler.hasUnfinishedRequests()) this.wake();
@@ -336,11 +344,15 @@ export class Engine implements AsyncDisposable {
       const group = this.groups.get(state.groupId);
       if (!group) continue;
       const r = rowOf.get(requestId) as number;
-      const event = state.pushToken(ids[0] as number, logprobs?.(r), performance.now());
-      if (event) group.channel.push(event);
-      if (state.stoppedByString && !finishedIds.has(requestId)) {
-        this.scheduler.finishRequest(requestId, 'finished_stopped');
-        this.finishSample(group, state, 'stop');
+      try {
+        const event = state.pushToken(ids[0] as number, logprobs?.(r), performance.now());
+        if (event) group.channel.push(event);
+        if (state.stoppedByString && !finishedIds.has(requestId)) {
+          this.scheduler.finishRequest(requestId, 'finished_stopped');
+          this.finishSample(group, state, 'stop');
+        }
+      } catch (err) {
+        this.failGroup(group, err);
       }
     }
     for (const request of finished) {
@@ -348,7 +360,31 @@ export class Engine implements AsyncDisposable {
       if (!state || state.finished) continue;
       const group = this.groups.get(state.groupId);
       if (!group) continue;
-      this.finishSample(group, state, state.stoppedByString || request.status === 'finished_stopped' ? 'stop' : 'length', request.stopReason ?? undefined);
+      try {
+        this.finishSample(group, state, state.stoppedByString || request.status === 'finished_stopped' ? 'stop' : 'length', request.stopReason ?? undefined);
+      } catch (err) {
+        this.failGroup(group, err);
+      }
+    }
+  }
+
+  /** Ends one request (all its samples) with an error; the rest of the batch goes on. */
+  private failGroup(group: RequestGroup, err: unknown): void {
+    const error = new KvserveError('ERR_ENGINE_REQUEST_FAILED', `request ${group.groupId} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    logger().error({ err: error.message, requestId: group.groupId }, 'request failed');
+    for (const s of group.samples) this.scheduler.abort(s.request.requestId);
+    this.dropGroup(group);
+    group.channel.fail(error);
+  }
+
+  /** The loop itself failed: every request in flight ends with the error, and their KV blocks are freed. */
+  private failAll(err: unknown): void {
+    const error = new KvserveError('ERR_ENGINE_INTERNAL', `engine step loop failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    logger().error({ err: error.message, numRequests: this.groups.size }, 'engine step loop failed');
+    for (const group of [...this.groups.values()]) {
+      for (const s of group.samples) this.scheduler.abort(s.request.requestId);
+      this.dropGroup(group);
+      group.channel.fail(error);
     }
   }
 

@@ -49,7 +49,7 @@ export type { HfModelDirOptions } from './hf/writer.js';
 
 export { writeSyntheticGguf, writeSyntheticHfDir, syntheticModelConfig, syntheticTensorValues } from './synthetic.js';
 export type { SyntheticModelOptions } from './synthetic.js';
-export { buildSpmVocab, spmVocabMetadata, SPM_TOKEN_TYPE } from './synthetic-vocab.js';
+export { buildSpmVocab, spmVocabMetadata, spmTokenizerFiles, SPM_TOKEN_TYPE } from './synthetic-vocab.js';
 
 export * as quant from './quant/index.js';
 

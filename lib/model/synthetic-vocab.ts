@@ -61,3 +61,58 @@ export function spmVocabMetadata(vocab: SpmVocab): [string, GgufValue][] {
     ['tokenizer.ggml.add_eos_token', { type: GgufValueType.BOOL, value: false }],
   ];
 }
+
+/**
+ * The same vocabulary as an HF tokenizer.json, so a synthetic HF directory is a complete model for the
+ * engine and the CLI: a byte-fallback BPE with no normalizer and no merges, so lowercase letters are
+ * their own pieces and every other character falls back to its UTF-8 bytes (exact round trips).
+ * BOS is added by the post-processor and by tokenizer_config.json, as Llama 2's files do.
+ */
+export function spmTokenizerFiles(vocab: SpmVocab): { tokenizerJson: unknown; tokenizerConfig: unknown } {
+  const special = (id: number): Record<string, unknown> => ({
+    id, content: vocab.tokens[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  });
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0), special(1), special(2)],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '<s>', type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab: Object.fromEntries(vocab.tokens.map((token, id) => [token, id])),
+      merges: [],
+    },
+  };
+  const tokenizerConfig = {
+    add_bos_token: true,
+    add_eos_token: false,
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    clean_up_tokenization_spaces: false,
+    legacy: false,
+    tokenizer_class: 'LlamaTokenizer',
+  };
+  return { tokenizerJson, tokenizerConfig };
+}

@@ -3,13 +3,15 @@
 // so the same options give the same F32 weights in both formats and in any write order.
 // GGUF llama-family files use the 'norm' RoPE layout by convention (weights are random, so nothing
 // is permuted); HF directories are 'neox'. llama3 rope scaling becomes a rope_freqs tensor in GGUF.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { requiredTensors } from './architecture.js';
 import { ggufF32, ggufString, ggufU32, type GgufValue } from './gguf/value.js';
 import { writeGguf, type GgufTensorInput } from './gguf/writer.js';
 import { hfTensorName } from './hf/tensor-names.js';
 import { writeHfModelDir } from './hf/writer.js';
 import { llama3RopeFreqFactors } from './rope-freq-factors.js';
-import { buildSpmVocab, spmVocabMetadata } from './synthetic-vocab.js';
+import { buildSpmVocab, spmTokenizerFiles, spmVocabMetadata } from './synthetic-vocab.js';
 import { DType, type Architecture, type ModelConfig, type RopeScaling } from './types.js';
 import { invalidArgument } from '../errors.js';
 import type { SafetensorsTensorInput } from './safetensors/writer.js';
@@ -140,10 +142,14 @@ export async function writeSyntheticGguf(path: string, options: SyntheticModelOp
   return config;
 }
 
-/** Writes an HF model directory (F32/F16/BF16 weights); returns the config loadModelSpec will report. */
+/**
+ * Writes an HF model directory (F32/F16/BF16 weights); returns the config loadModelSpec will report.
+ * With `tokenizer`, also tokenizer.json and tokenizer_config.json holding the synthetic SPM vocabulary
+ * (needs vocabSize >= 259), so the engine can load the directory.
+ */
 export async function writeSyntheticHfDir(
   dir: string,
-  options: SyntheticModelOptions & { numShards?: number; generationConfig?: Record<string, unknown> },
+  options: SyntheticModelOptions & { numShards?: number; generationConfig?: Record<string, unknown>; tokenizer?: boolean },
 ): Promise<ModelConfig> {
   const config = syntheticModelConfig(options, 'hf');
   const hfConfig: Record<string, unknown> = {
@@ -182,6 +188,11 @@ export async function writeSyntheticHfDir(
     numShards: options.numShards,
     generationConfig: options.generationConfig,
   });
+  if (options.tokenizer) {
+    const { tokenizerJson, tokenizerConfig } = spmTokenizerFiles(buildSpmVocab(config.vocabSize));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+  }
   return config;
 }
 

@@ -13,6 +13,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { packageRootDir } from '../config.js';
 import { describePrebuilds, nativeLoadError } from './load-report.js';
 import type { NativeAddon } from './types.js';
+import { type DevicePreference, selectCudaAddon } from './cuda-probe.js';
 
 const require = createRequire(import.meta.url);
 
@@ -141,8 +142,16 @@ export function loadNative(ctx: NativeLoadContext): LoadedNative {
 
 let cached: LoadedNative | null = null;
 
+export interface LoadOptions {
+  /** 'auto' (default): the CUDA addon when a usable GPU is found (lib/native/cuda-probe.ts), else CPU. */
+  device?: DevicePreference;
+}
+
 /** The addon for this process (loaded once): see the candidate order above. */
-export function loadNativeAddon(): NativeAddon {
+export function loadNativeAddon(options: LoadOptions = {}): NativeAddon {
+  // CUDA first (probed in a child process); null means the CPU addon.
+  const cuda = selectCudaAddon(options.device ?? 'auto');
+  if (cuda) return cuda;
   return loadedNative().addon;
 }
 

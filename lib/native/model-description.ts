@@ -18,6 +18,7 @@ export function nativeModelDescription(
   kv: { numBlocks: number; blockSize: number; dtype: KvCacheDtype },
   threads: number,
   isa?: IsaName,
+  device: 'cpu' | 'cuda' = 'cpu',
 ): NativeModelDescription {
   const c = spec.config;
   const scaling = c.ropeScaling;
@@ -61,5 +62,6 @@ export function nativeModelDescription(
     kvCache: { numBlocks: kv.numBlocks, blockSize: kv.blockSize, dtype: KV_DTYPE_CODE[kv.dtype] },
     threads,
     ...(isa ? { isa } : {}),
+    device,
   };
 }

@@ -40,10 +40,27 @@ export interface NativeOps {
 }
 
 export interface NativeAddon {
+  /** 'cuda': the CUDA addon, which runs models with device 'cuda' or 'cpu'. */
   backend: 'cpu' | 'cuda';
   cpuInfo: CpuInfo;
   Model: new (description: NativeModelDescription) => NativeModel;
   ops: NativeOps;
+  /** CUDA addon only: what its CUDA runtime sees (lib/native/cuda-probe.ts calls it in a child process). */
+  cudaProbe?: () => CudaProbeResult;
+}
+
+/** native/backends/cuda/cuda_probe.cu's report. */
+export interface CudaProbeResult {
+  /** A device of compute capability 8.0 or newer is usable. */
+  ok: boolean;
+  /** 0 when no driver is installed. */
+  driverVersion: number;
+  runtimeVersion: number;
+  deviceCount: number;
+  /** "<name> (sm_<major><minor>, <GiB> GiB)" per device. */
+  devices: string[];
+  /** Why not ok. */
+  error: string;
 }
 
 /** The model description passed to `new addon.Model(...)` (native/addon/model_config_parse.cc). */
@@ -74,6 +91,8 @@ export interface NativeModelDescription {
   kvCache: { numBlocks: number; blockSize: number; /** 0 F32, 1 F16, 2 BF16 */ dtype: 0 | 1 | 2 };
   threads: number;
   isa?: IsaName;
+  /** Where the model runs (default 'cpu'); 'cuda' needs the CUDA addon. */
+  device?: 'cpu' | 'cuda';
 }
 
 /** One engine step as flat arrays (native/core/step_input.h). */
@@ -140,8 +159,12 @@ export interface NativeModelInfo {
   blockSize: number;
   kvCacheBytes: number;
   kvBytesPerToken: number;
-  /** Weight bytes copied into the kernels' packed layouts at load (0 when they read the mapped file). */
+  /** Weight bytes copied into the kernels' packed layouts at load (0 when they read the mapped file, and with device 'cuda'). */
   packedWeightBytes: number;
+  device: 'cpu' | 'cuda';
+  /** device 'cuda': the GPU's name and the bytes of weights copied to it. */
+  deviceName?: string;
+  deviceWeightBytes?: number;
 }
 
 export interface NativeModel {

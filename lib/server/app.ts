@@ -11,6 +11,7 @@ import { createCorsHook } from './cors.js';
 import { protocolOf, renderError } from './error-render.js';
 import { drainingError } from './generation.js';
 import { HttpError, toHttpError } from './http-error.js';
+import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, RequestPaths, createClientErrorHandler, frameworkErrorHandler, httpServerOptions, strictJsonBodyParser } from './http-limits.js';
 import { Lifecycle, type DrainResult } from './lifecycle.js';
 import { ServerMetrics } from './metrics.js';
 import { registerKserve } from './routes/kserve/routes.js';
@@ -18,6 +19,7 @@ import { registerChat } from './routes/openai/chat.js';
 import { registerCompletions } from './routes/openai/completions.js';
 import { registerModels } from './routes/openai/models.js';
 import { registerTgi } from './routes/tgi/routes.js';
+import { withPromptGuard } from './prompt-guard.js';
 import type { ServingEngine } from './serving-engine.js';
 import { schemaErrorToHttp, type SchemaError } from './validation.js';
 
@@ -40,6 +42,18 @@ export interface ServerOptions {
   processMetrics?: boolean;
   /** The chat template the engine was given (chat routes and /tokenize render with it). */
   chatTemplate?: string;
+  /** Time a client gets to send its whole request before a 408 (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Largest request head in bytes (default 16 KiB); larger gets 431. */
+  maxHeaderSize?: number;
+  /** Log each request's body (prompts included) when it arrives; off by default (vLLM's --enable-log-requests). */
+  logRequests?: boolean;
+}
+
+/** A registered route, as fastify's onRoute hook reports it. */
+export interface RouteInfo {
+  method: string;
+  url: string;
 }
 
 /** What the CLI needs beyond the fastify instance: drain before close. */
@@ -48,6 +62,8 @@ export interface ServerHandle {
   readonly metrics: ServerMetrics;
   /** Readiness goes false and new requests get 503; running ones get up to `timeoutMs` to finish. */
   drain(timeoutMs: number): Promise<DrainResult>;
+  /** Every route registered (HEAD twins of GET routes included). */
+  readonly routes: readonly RouteInfo[];
 }
 
 declare module 'fastify' {
@@ -57,12 +73,21 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Longest request body written to the log with logRequests. */
+const MAX_LOGGED_BODY_CHARS = 4096;
 
 export function buildApp(engine: ServingEngine, options: ServerOptions = {}): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const loggerInstance = options.logger ? (options.logger as unknown as FastifyBaseLogger) : undefined;
+  const requestPaths = new RequestPaths();
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    ...httpServerOptions({
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
+    }),
+    clientErrorHandler: createClientErrorHandler((socket) => requestPaths.pathOf(socket)),
+    frameworkErrors: frameworkErrorHandler,
     // Requests are logged once, on completion, by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
@@ -78,7 +103,7 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
   const lifecycle = new Lifecycle();
   const metrics = new ServerMetrics(engine, servedModelNames[0] ?? engine.modelName, { processMetrics: options.processMetrics ?? true });
   const ctx: ServerContext = {
-    engine,
+    engine: withPromptGuard(engine),
     metrics,
     lifecycle,
     servedModelNames,
@@ -87,20 +112,36 @@ export function buildApp(engine: ServingEngine, options: ServerOptions = {}): Fa
     version: packageVersion(),
     ...(options.chatTemplate !== undefined ? { chatTemplate: options.chatTemplate } : {}),
   };
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   app.decorate('kvserve', {
     lifecycle,
     metrics,
     drain: (timeoutMs: number) => lifecycle.drain(timeoutMs),
+    routes,
   } satisfies ServerHandle);
 
-  // Every body is JSON whatever its content type: `curl -d` sends form-urlencoded, Triton ignores it.
+  // Every body is UTF-8 JSON whatever its content type: `curl -d` sends form-urlencoded, Triton ignores it.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, parseJson);
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, strictJsonBodyParser(parseJson));
 
   app.addHook('onRequest', async (request, reply) => {
+    requestPaths.record(request);
     reply.header('x-request-id', request.id);
   });
+  if (options.logRequests) {
+    // Prompts are user data: logged only when asked for (--enable-log-requests).
+    app.addHook('preHandler', async (request) => {
+      if (request.body === undefined) return;
+      // Bounded, as vLLM's --max-log-len: a 10 MB prompt must not become a 10 MB log line.
+      const text = JSON.stringify(request.body);
+      const body = text.length <= MAX_LOGGED_BODY_CHARS ? text : `${text.slice(0, MAX_LOGGED_BODY_CHARS)}... (${text.length - MAX_LOGGED_BODY_CHARS} more characters)`;
+      request.log.info({ body }, 'received request');
+    });
+  }
   if (options.allowedOrigins?.length) app.addHook('onRequest', createCorsHook(options.allowedOrigins));
   if (options.apiKey) {
     const check = createApiKeyCheck(options.apiKey);

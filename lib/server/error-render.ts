@@ -29,6 +29,9 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   overloaded: 'server_error',
   unavailable: 'server_error',
   internal: 'server_error',
+  request_timeout: 'invalid_request_error',
+  headers_too_large: 'invalid_request_error',
+  malformed_http: 'invalid_request_error',
 };
 
 const TGI_TYPE: Record<ErrorKind, string> = {
@@ -40,6 +43,9 @@ const TGI_TYPE: Record<ErrorKind, string> = {
   overloaded: 'overloaded',
   unavailable: 'unavailable',
   internal: 'generation',
+  request_timeout: 'validation',
+  headers_too_large: 'validation',
+  malformed_http: 'validation',
 };
 
 export function renderError(err: HttpError, protocol: Protocol): RenderedError {
@@ -76,6 +82,9 @@ function defaultOpenAiCode(kind: ErrorKind): string | null {
     case 'unauthorized': return 'invalid_api_key';
     case 'overloaded': return 'overloaded';
     case 'unavailable': return 'service_unavailable';
+    case 'request_timeout': return 'request_timeout';
+    case 'headers_too_large': return 'request_header_fields_too_large';
+    case 'malformed_http': return 'malformed_http';
     default: return null;
   }
 }

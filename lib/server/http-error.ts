@@ -10,7 +10,13 @@ export type ErrorKind =
   | 'unsupported_media_type'
   | 'overloaded'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  /** The client did not send its whole request in time (408). */
+  | 'request_timeout'
+  /** The request head is larger than the server accepts (431). */
+  | 'headers_too_large'
+  /** Bytes that are not an HTTP request (400), rejected before any route. */
+  | 'malformed_http';
 
 export class HttpError extends Error {
   readonly statusCode: number;

@@ -8,6 +8,10 @@
 
 namespace kv::napi {
 
+#if KV_WITH_CUDA
+void register_cuda_probe(Napi::Env env, Napi::Object exports);  // cuda_probe_binding.cc
+#endif
+
 namespace {
 
 Napi::Object CpuInfo(Napi::Env env) {
@@ -31,9 +35,14 @@ Napi::Object CpuInfo(Napi::Env env) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("backend", "cpu");                 // which backend this binary is: 'cpu' | 'cuda'
+#if KV_WITH_CUDA
+  exports.Set("backend", "cuda");                // which backend this binary is: 'cpu' | 'cuda' (CUDA addon: both devices)
+  register_cuda_probe(env, exports);             // cudaProbe() -> { ok, driverVersion, runtimeVersion, deviceCount, devices, error }
+#else
+  exports.Set("backend", "cpu");                 // which backend this binary is: 'cpu' | 'cuda' (CUDA addon: both devices)
+#endif
   exports.Set("cpuInfo", CpuInfo(env));          // CPU features and the kernel variants this CPU can run
-  exports.Set("Model", ModelWrap::Define(env));  // new Model(description): weights + KV cache; step(input) -> Promise<StepResult>
+  exports.Set("Model", ModelWrap::Define(env));  // new Model(description): weights + KV cache (description.device 'cpu' | 'cuda'); step(input) -> Promise<StepResult>
   Napi::Object ops = Napi::Object::New(env);     // single-op entry points for op tests and benches:
   register_rms_norm_binding(env, ops);           //   ops.rmsNorm(isa, out, x, weight, rows, dim, eps)
   register_dequantize_binding(env, ops);         //   ops.dequantizeRow(isa, out, row, dtype, n)

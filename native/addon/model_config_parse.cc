@@ -3,6 +3,7 @@
 #include <cmath>
 #include <thread>
 
+#include "core/checked_number.h"
 #include "napi_util.h"
 
 namespace kv::napi {
@@ -39,6 +40,17 @@ Napi::Object get_object(const Napi::Object& o, const char* key) {
 
 constexpr int64_t kMaxDim = int64_t(1) << 20;
 
+/** One entry of a tensor shape: an integer in [1, 2^40] (weights.cc's own bound). */
+int64_t shape_dim(Napi::Env env, const Napi::Value& v, const std::string& field) {
+  if (!v.IsNumber()) throw TypeError(env, field + ": expected a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  int64_t dim = 0;
+  if (!checked_integer(d, 1, int64_t(1) << 40, &dim)) {
+    throw Napi::RangeError::New(env, field + ": expected an integer in [1, 2^40], got " + std::to_string(d));
+  }
+  return dim;
+}
+
 }  // namespace
 
 ModelDescription parse_model_description(const Napi::Object& desc) {
@@ -64,27 +76,30 @@ ModelDescription parse_model_description(const Napi::Object& desc) {
   if (!tensors_v.IsArray()) throw TypeError(env, "tensors: expected an array");
   Napi::Array tensors = tensors_v.As<Napi::Array>();
   for (uint32_t i = 0; i < tensors.Length(); ++i) {
+    const std::string at = "tensors[" + std::to_string(i) + "]";
     Napi::Value tv = tensors.Get(i);
-    if (!tv.IsObject()) throw TypeError(env, "tensors[" + std::to_string(i) + "]: expected an object");
+    if (!tv.IsObject()) throw TypeError(env, at + ": expected an object");
     Napi::Object t = tv.As<Napi::Object>();
-    Napi::Value name = t.Get("name");
-    if (!name.IsString()) throw TypeError(env, "tensors[" + std::to_string(i) + "].name: expected a string");
-    const int64_t dtype = get_int(t, "tensor", "dtype", 0, 6);
+    Napi::Value name_v = t.Get("name");
+    if (!name_v.IsString()) throw TypeError(env, at + ".name: expected a string");
+    const std::string name = name_v.As<Napi::String>().Utf8Value();
+    // Every message names the tensor: "tensors[3] 'blk.0.attn_q.weight'.offset: ...".
+    const std::string label = at + " '" + name + "'";
+    const int64_t dtype = get_int(t, label.c_str(), "dtype", 0, 6);
     Napi::Value shape_v = t.Get("shape");
-    if (!shape_v.IsArray()) throw TypeError(env, "tensors[" + std::to_string(i) + "].shape: expected an array");
+    if (!shape_v.IsArray()) throw TypeError(env, label + ".shape: expected an array");
     Napi::Array shape_a = shape_v.As<Napi::Array>();
     std::vector<int64_t> shape;
-    for (uint32_t j = 0; j < shape_a.Length(); ++j) {
-      Napi::Value s = shape_a.Get(j);
-      if (!s.IsNumber()) throw TypeError(env, "tensor shape: expected numbers");
-      shape.push_back(static_cast<int64_t>(s.As<Napi::Number>().DoubleValue()));
+    for (uint32_t j = 0; j < shape_a.Length() && j < 5; ++j) {
+      // Checked here so no NaN, infinity or huge value reaches an integer conversion.
+      shape.push_back(shape_dim(env, shape_a.Get(j), label + ".shape[" + std::to_string(j) + "]"));
     }
-    const int64_t file_index = get_int(t, "tensor", "fileIndex", 0, 1 << 20);
-    const int64_t offset = get_int(t, "tensor", "offset", 0, int64_t(1) << 52);
-    const int64_t length = get_int(t, "tensor", "byteLength", 0, int64_t(1) << 52);
+    const int64_t file_index = get_int(t, label.c_str(), "fileIndex", 0, 1 << 20);
+    const int64_t offset = get_int(t, label.c_str(), "offset", 0, int64_t(1) << 52);
+    const int64_t length = get_int(t, label.c_str(), "byteLength", 0, int64_t(1) << 52);
     try {
-      out.weights->add(name.As<Napi::String>().Utf8Value(), static_cast<DType>(dtype), shape,
-                       static_cast<int32_t>(file_index), static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+      out.weights->add(name, static_cast<DType>(dtype), shape, static_cast<int32_t>(file_index),
+                       static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
@@ -135,6 +150,13 @@ ModelDescription parse_model_description(const Napi::Object& desc) {
     else if (name == "avx512") out.isa = Isa::Avx512;
     else throw TypeError(env, "isa: expected 'portable' | 'avx2' | 'avx512', got '" + name + "'");
     if (!isa_supported(out.isa)) throw Napi::Error::New(env, "isa: this CPU cannot run the " + name + " kernels");
+  }
+  Napi::Value device = desc.Get("device");
+  if (!device.IsUndefined()) {
+    const std::string name = device.IsString() ? device.As<Napi::String>().Utf8Value() : std::string("(not a string)");
+    if (name == "cpu") out.device = Device::Cpu;
+    else if (name == "cuda") out.device = Device::Cuda;
+    else throw TypeError(env, "device: expected 'cpu' | 'cuda', got '" + name + "'");
   }
   return out;
 }

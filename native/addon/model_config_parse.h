@@ -1,4 +1,4 @@
-// Reads the JS model description ({ files, tensors, config, kvCache, threads, isa }) into native
+// Reads the JS model description ({ files, tensors, config, kvCache, threads, isa, device }) into native
 // structures, validating every field with errors that name it.
 #pragma once
 #include <napi.h>
@@ -19,12 +19,15 @@ struct KvCacheOptions {
   DType dtype = DType::F32;
 };
 
+enum class Device { Cpu, Cuda };
+
 struct ModelDescription {
   LlamaConfig config;
   std::unique_ptr<ModelWeights> weights;
   KvCacheOptions kv;
   int threads = 1;
   Isa isa = Isa::Portable;
+  Device device = Device::Cpu;  // `device: 'cpu' | 'cuda'` (default 'cpu')
 };
 
 ModelDescription parse_model_description(const Napi::Object& desc);

@@ -24,8 +24,18 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   try {
     model_ = std::make_unique<LlamaModel>(desc.config, std::move(desc.weights));
     const LlamaConfig& c = model_->config();
-    cache_ = std::make_unique<KvCache>(c.num_layers, desc.kv.num_blocks, desc.kv.block_size, c.num_kv_heads, c.head_dim,
-                                       desc.kv.dtype);
+    if (desc.device == Device::Cuda) {
+#if KV_WITH_CUDA
+      cuda_ = std::make_unique<cuda::CudaLlamaModel>(
+          *model_, cuda::CudaKvConfig{desc.kv.num_blocks, desc.kv.block_size, desc.kv.dtype});
+#else
+      throw std::invalid_argument(
+          "device 'cuda': this is the CPU addon; build the CUDA addon (npm run build:cuda) and load it with device 'cuda'");
+#endif
+    } else {
+      cache_ = std::make_unique<KvCache>(c.num_layers, desc.kv.num_blocks, desc.kv.block_size, c.num_kv_heads, c.head_dim,
+                                         desc.kv.dtype);
+    }
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, "Model: out of memory allocating the KV cache (" + std::to_string(desc.kv.num_blocks) +
                                     " blocks); lower kvCacheMemory");
@@ -34,6 +44,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
   pool_ = std::make_unique<ThreadPool>(desc.threads);
   isa_ = desc.isa;
+  if (desc.device == Device::Cuda) return;  // the GPU holds its own copy of the weights
   try {
     packed_bytes_ = model_->pack_weights(isa_, *pool_);
   } catch (const std::bad_alloc&) {
@@ -46,7 +57,7 @@ Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   if (closed_) throw Napi::Error::New(env, "Model.step: the model is closed");
   if (info.Length() < 1 || !info[0].IsObject()) throw TypeError(env, "Model.step: expected a step input object");
   const LlamaConfig& c = model_->config();
-  StepInput input = parse_step_input(info[0].As<Napi::Object>(), {c.vocab_size, cache_->num_blocks(), cache_->block_size()});
+  StepInput input = parse_step_input(info[0].As<Napi::Object>(), {c.vocab_size, kv_num_blocks(), kv_block_size()});
   SamplingInput sampling = parse_sampling_input(info[0].As<Napi::Object>().Get("sampling"), input.num_logits(), c.vocab_size);
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true)) {
@@ -58,22 +69,51 @@ Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+int64_t ModelWrap::kv_num_blocks() const {
+#if KV_WITH_CUDA
+  if (cuda_) return cuda_->num_blocks();
+#endif
+  return cache_->num_blocks();
+}
+
+int64_t ModelWrap::kv_block_size() const {
+#if KV_WITH_CUDA
+  if (cuda_) return cuda_->block_size();
+#endif
+  return cache_->block_size();
+}
+
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "Model.info: the model is closed");
   Napi::Object o = Napi::Object::New(env);
   o.Set("isa", isa_name(isa_));
   o.Set("threads", pool_->num_threads());
-  o.Set("numBlocks", static_cast<double>(cache_->num_blocks()));
-  o.Set("blockSize", static_cast<double>(cache_->block_size()));
+  o.Set("numBlocks", static_cast<double>(kv_num_blocks()));
+  o.Set("blockSize", static_cast<double>(kv_block_size()));
+  o.Set("device", "cpu");
+  o.Set("packedWeightBytes", static_cast<double>(packed_bytes_));
+#if KV_WITH_CUDA
+  if (cuda_) {
+    o.Set("device", "cuda");
+    o.Set("deviceName", cuda_->device_name());
+    o.Set("kvCacheBytes", static_cast<double>(cuda_->kv_cache_bytes()));
+    o.Set("kvBytesPerToken", static_cast<double>(cuda_->kv_bytes_per_token()));
+    o.Set("deviceWeightBytes", static_cast<double>(cuda_->weight_bytes()));
+    return o;
+  }
+#endif
   o.Set("kvCacheBytes", static_cast<double>(cache_->total_bytes()));
   o.Set("kvBytesPerToken", static_cast<double>(cache_->bytes_per_token()));
-  o.Set("packedWeightBytes", static_cast<double>(packed_bytes_));
   return o;
 }
 
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
   if (busy_.load()) throw Napi::Error::New(info.Env(), "Model.close: a step is still running");
   closed_ = true;
+#if KV_WITH_CUDA
+  cuda_.reset();
+#endif
   cache_.reset();
   model_.reset();
   pool_.reset();

@@ -1,4 +1,5 @@
-// The JS `Model` class: owns the mapped weights, the paged KV cache and the thread pool; `step()`
+// The JS `Model` class: owns the mapped weights, the paged KV cache (host memory, or the GPU's with
+// device 'cuda' in the CUDA addon) and the thread pool; `step()`
 // runs one engine step off the JS thread (StepWorker) and resolves with the sampled tokens.
 #pragma once
 #include <napi.h>
@@ -12,6 +13,9 @@
 #include "core/thread_pool.h"
 #include "models/llama.h"
 #include "sampling_input.h"
+#if KV_WITH_CUDA
+#include "backends/cuda/cuda_llama.h"
+#endif
 
 namespace kv::napi {
 
@@ -30,6 +34,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // (a 32-row step's logits are 4 MB: fresh pages each step would cost a page fault per 4 KB).
   StepOutput& step_output() { return step_output_; }
   SamplingOutput& sampling_output() { return sampling_output_; }
+  int64_t kv_num_blocks() const;
+  int64_t kv_block_size() const;
+#if KV_WITH_CUDA
+  /** The CUDA backend when the model was created with device 'cuda' (the KV cache is on the GPU). */
+  cuda::CudaLlamaModel* cuda() { return cuda_.get(); }
+#endif
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
@@ -37,7 +47,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::unique_ptr<LlamaModel> model_;
-  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<KvCache> cache_;  // device 'cpu' only
+#if KV_WITH_CUDA
+  std::unique_ptr<cuda::CudaLlamaModel> cuda_;
+#endif
   std::unique_ptr<ThreadPool> pool_;
   Isa isa_ = Isa::Portable;
   int64_t packed_bytes_ = 0;  // weight bytes copied into packed layouts at load

@@ -45,6 +45,30 @@ StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, 
       model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)),
       output_(model->step_output()), sampled_(model->sampling_output()) {}
 
+#if KV_WITH_CUDA
+// The whole step on the GPU: one upload, forward, sampling (or argmax), one download.
+static void run_cuda_step(cuda::CudaLlamaModel& gpu, const StepInput& input, const SamplingInput& sampling,
+                          SamplingOutput& sampled, StepOutput& output, std::vector<float>& raw_logits) {
+  cuda::SamplingArrays arrays;
+  if (sampling.present) {
+    arrays.params = sampling.params.data();
+    arrays.history = sampling.history.data();
+    arrays.history_len = static_cast<int64_t>(sampling.history.size());
+    arrays.bias_token_ids = sampling.bias_token_ids.data();
+    arrays.bias_values = sampling.bias_values.data();
+    arrays.bias_len = static_cast<int64_t>(sampling.bias_token_ids.size());
+    arrays.max_logprobs = sampling.max_logprobs;
+  }
+  cuda::CudaStepResult r;
+  gpu.step(input, sampling.present ? &arrays : nullptr, r);
+  sampled.token_ids = std::move(r.token_ids);
+  sampled.logprobs = std::move(r.logprobs);
+  sampled.top_ids = std::move(r.top_ids);
+  sampled.top_logprobs = std::move(r.top_logprobs);
+  (sampling.present ? raw_logits : output.logits) = std::move(r.logits);
+}
+#endif
+
 void StepWorker::Execute() {
   const auto t0 = std::chrono::steady_clock::now();
   try {
@@ -56,9 +80,16 @@ void StepWorker::Execute() {
 }
 
 void StepWorker::run() {
+  StepProfile& prof = output_.profile;
+#if KV_WITH_CUDA
+  if (cuda::CudaLlamaModel* gpu = model_->cuda()) {
+    prof.start(false, 0);  // the per-op profile times CPU kernels only
+    run_cuda_step(*gpu, input_, sampling_, sampled_, output_, raw_logits_);
+    return;
+  }
+#endif
   KvCache& cache = model_->cache();
   LlamaModel& m = model_->model();
-  StepProfile& prof = output_.profile;
   prof.start(input_.profile, m.config().num_layers);
   for (size_t i = 0; i < input_.copy_src.size(); ++i) cache.copy_block(input_.copy_src[i], input_.copy_dst[i]);
   prof.lap(StepOp::KvCopy);
@@ -71,16 +102,16 @@ void StepWorker::run() {
     prof.lap(StepOp::Sample);
     return;
   }
-    // Sampling modifies logits in place; keep the raw ones when the caller asked for them.
-    if (input_.return_logits) raw_logits_ = output_.logits;
-    const int32_t k = sampling_.max_logprobs;
-    sampled_.logprobs.resize(rows);
-    sampled_.top_ids.resize(rows * k);
-    sampled_.top_logprobs.resize(rows * k);
-    KV_CPU_DISPATCH(model_->isa(), sample_cpu, sampled_.token_ids.data(), sampled_.logprobs.data(),
-                    k > 0 ? sampled_.top_ids.data() : nullptr, k > 0 ? sampled_.top_logprobs.data() : nullptr, k,
-                    output_.logits.data(), rows, vocab, sampling_.params.data(), sampling_.history.data(),
-                    sampling_.bias_token_ids.data(), sampling_.bias_values.data(), model_->pool(), model_->sample_scratch());
+  // Sampling modifies logits in place; keep the raw ones when the caller asked for them.
+  if (input_.return_logits) raw_logits_ = output_.logits;
+  const int32_t k = sampling_.max_logprobs;
+  sampled_.logprobs.resize(rows);
+  sampled_.top_ids.resize(rows * k);
+  sampled_.top_logprobs.resize(rows * k);
+  KV_CPU_DISPATCH(model_->isa(), sample_cpu, sampled_.token_ids.data(), sampled_.logprobs.data(),
+                  k > 0 ? sampled_.top_ids.data() : nullptr, k > 0 ? sampled_.top_logprobs.data() : nullptr, k,
+                  output_.logits.data(), rows, vocab, sampling_.params.data(), sampling_.history.data(),
+                  sampling_.bias_token_ids.data(), sampling_.bias_values.data(), model_->pool(), model_->sample_scratch());
   prof.lap(StepOp::Sample);
 }
 
@@ -93,7 +124,7 @@ void StepWorker::OnOK() {
   if (rows) std::memcpy(ids.Data(), sampled_.token_ids.data(), rows * sizeof(int32_t));
   result.Set("tokenIds", ids);
   result.Set("computeMs", compute_ms_);
-  if (input_.profile) result.Set("profile", profile_object(env, output_.profile));
+  if (input_.profile && output_.profile.on()) result.Set("profile", profile_object(env, output_.profile));
   if (input_.return_logits) {
     const std::vector<float>& raw = sampling_.present ? raw_logits_ : output_.logits;
     result.Set("logits", to_float32(env, raw));

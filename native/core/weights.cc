@@ -1,5 +1,6 @@
 #include "weights.h"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace kv {
@@ -28,6 +29,9 @@ void ModelWeights::add(const std::string& name, DType dtype, const std::vector<i
     }
     numel *= d;
   }
+  if (!dtype_valid(static_cast<int32_t>(dtype))) {
+    throw std::invalid_argument("tensor '" + name + "': unknown dtype " + std::to_string(static_cast<int32_t>(dtype)));
+  }
   const int64_t block = dtype_block_elems(dtype);
   if (shape.back() % block != 0) {
     throw std::invalid_argument("tensor '" + name + "': last dimension " + std::to_string(shape.back()) +
@@ -45,6 +49,15 @@ void ModelWeights::add(const std::string& name, DType dtype, const std::vector<i
   }
   TensorRef ref;
   ref.data = file.data() + offset;
+  const size_t elem_bytes = dtype_block_elems(dtype) == 1 ? static_cast<size_t>(dtype_block_bytes(dtype)) : 1;
+  if (reinterpret_cast<uintptr_t>(ref.data) % elem_bytes != 0) {
+    // A float tensor at an offset that is not a multiple of its element size (safetensors allows any
+    // header length): kernels read it as float / uint16 arrays, so it gets an aligned copy.
+    std::vector<uint64_t> copy((byte_length + 7) / 8);
+    if (byte_length > 0) std::memcpy(copy.data(), ref.data, byte_length);
+    aligned_copies_.push_back(std::move(copy));
+    ref.data = aligned_copies_.back().data();
+  }
   ref.dtype = dtype;
   ref.shape = shape;
   tensors_[name] = std::move(ref);

@@ -1,5 +1,6 @@
 // The model's tensors, memory-mapped from their files (GGUF or safetensors). Each tensor is checked
-// against its file's size and its dtype's layout when added, so later reads cannot go out of bounds.
+// against its file's size and its dtype's layout when added, so later reads cannot go out of bounds;
+// a float tensor that is misaligned in its file is copied to aligned memory (the only copy made).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -43,6 +44,7 @@ class ModelWeights {
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorRef> tensors_;
   std::map<std::string, std::vector<float>> converted_;
+  std::vector<std::vector<uint64_t>> aligned_copies_;  // misaligned float tensors, copied (see add)
 };
 
 }  // namespace kv

@@ -63,7 +63,7 @@ class LlamaModel {
   /** Runs the forward pass for one step; writes K/V into `cache` and logits of the selected rows into `out`. */
   void forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out);
 
- private:
+  /** The tensors of one layer, bound and shape-checked (host memory: mapped files or converted copies). */
   struct Layer {
     const float* attn_norm;
     WeightView wq, wk, wv, wo;
@@ -73,6 +73,15 @@ class LlamaModel {
     WeightView w_gate, w_up, w_down;
   };
 
+  // The bound weights, for backends that run the same op list elsewhere (native/backends/cuda).
+  const std::vector<Layer>& layers() const { return layers_; }
+  const void* token_embd() const { return token_embd_; }
+  DType token_embd_dtype() const { return token_embd_dtype_; }
+  const WeightView& output() const { return output_; }
+  const float* output_norm() const { return output_norm_; }
+  const std::vector<float>& inv_freq() const { return inv_freq_; }
+
+ private:
   void ensure_buffers(int64_t num_tokens, int64_t num_logits);
   // Products of one x with several weights (q/k/v, gate/up): one activation conversion and one pass
   // over the pool when the weights allow it (matmul_can_share), else one matmul each.

@@ -260,7 +260,7 @@ void dequant_q6_k(float* y, const uint8_t* x, int64_t nb) {
 void dequantize_row_cpu(float* out, const void* row, DType dtype, int64_t n) {
   const uint8_t* x = static_cast<const uint8_t*>(row);
   switch (dtype) {
-    case DType::F32: std::memcpy(out, x, static_cast<size_t>(n) * 4); break;
+    case DType::F32: if (n > 0) std::memcpy(out, x, static_cast<size_t>(n) * 4); break;
     case DType::F16: dequant_f16(out, x, n); break;
     case DType::BF16: dequant_bf16(out, x, n); break;
     case DType::Q8_0: dequant_q8_0(out, x, n / kQK8_0); break;

@@ -17,7 +17,10 @@ export interface GoldenCase {
   prompt?: string;
   promptTokenIds?: number[];
   numTokens: number;
-  /** Compare the first step's logits within 1e-3 (F32 weights). */
+  /**
+   * Compare the first step's logits within 1e-3: F32 weights, and TinyStories-656K Q8_0 (kvserve quantizes
+   * activations exactly as llama.cpp's x86 build does, ties included: measured ~5e-6).
+   */
   checkLogits: boolean;
 }
 
@@ -26,7 +29,7 @@ const prompt = [1, 260, 261, 262, 300, 301, 259, 270, 280, 290, 310, 311];
 
 export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'stories260K', shared: MODELS.stories260kGguf, prompt: 'Once upon a time', numTokens: 128, checkLogits: true },
-  { name: 'tinystories-656K-q8_0', shared: MODELS.tinystoriesQ8Gguf, prompt: 'Once upon a time', numTokens: 128, checkLogits: false },
+  { name: 'tinystories-656K-q8_0', shared: MODELS.tinystoriesQ8Gguf, prompt: 'Once upon a time', numTokens: 128, checkLogits: true },
   { name: 'kvserve-demo', demo: true, prompt: 'Hello', numTokens: 64, checkLogits: true },
   { name: 'llama-2-tiny-random-f16', shared: MODELS.tinyRandomGguf, prompt: 'The quick brown fox jumps over the lazy dog.', numTokens: 128, checkLogits: false },
   {

@@ -1,0 +1,44 @@
+// Soak: thousands of streamed greedy requests at high concurrency over the OpenAI, TGI and
+// KServe/Triton routes of a real server (a child process on 127.0.0.1, the real stories260K model),
+// with a share of clients disconnecting at random points. Prints whether every completed request
+// equals its greedy reference (taken alone first), failures, hangs, 5xx, the engine and /metrics
+// state afterwards, and the server's RSS over the run (last quarter vs second quarter).
+//
+//   node --import tsx bench/soak.ts [--requests 2000] [--concurrency 64] [--disconnect 0.3] [--seed 1]
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sharedModelsDir } from '../lib/config.js';
+import { formatReport, runSoak } from './lib/soak/run.js';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '64' },
+    disconnect: { type: 'string', default: '0.3' },
+    seed: { type: 'string', default: '1' },
+    model: { type: 'string', default: join(sharedModelsDir(), 'stories260K', 'stories260K.gguf') },
+  },
+});
+let lastShown = 0;
+const report = await runSoak({
+  model: values.model as string,
+  numRequests: Number(values.requests),
+  concurrency: Number(values.concurrency),
+  disconnectShare: Number(values.disconnect),
+  seed: Number(values.seed),
+  maxTokens: [8, 16, 24, 32, 48],
+  requestTimeoutMs: 120_000,
+  onProgress: (done, total) => {
+    if (done - lastShown >= total / 10 || done === total) {
+      lastShown = done;
+      process.stderr.write(`  ${done}/${total} requests\n`);
+    }
+  },
+});
+console.log(formatReport(report));
+for (const f of report.failed.slice(0, 10)) console.log(`failed #${f.index} ${f.route}: ${f.status} ${f.error}`);
+for (const m of report.mismatches.slice(0, 10)) console.log(`mismatch ${m}`);
+const ok = report.mismatches.length === 0 && report.failed.length === 0 && report.hung === 0 && report.after.stats.numRunning === 0 &&
+  report.after.stats.numWaiting === 0 && report.after.stats.kvBlocksUsed === 0 && Math.abs(report.rss.change) <= 0.05;
+console.log(ok ? 'PASS' : 'FAIL');
+process.exitCode = ok ? 0 : 1;

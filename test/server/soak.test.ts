@@ -1,0 +1,47 @@
+// The soak's reduced CI run (bench/soak.ts runs >= 2,000 requests at concurrency 64): 200 streamed
+// greedy requests at concurrency 16 over the OpenAI (completions, chat), TGI and KServe streaming
+// routes of a real server process, 30 % of the clients disconnecting before the first token, during a
+// long prefill or mid-stream, with a KV cache small enough to preempt. Every completed request equals
+// its reference (the same request alone); none fails, hangs or gets a 5xx; afterwards nothing runs or
+// waits and no KV block is used (engine.stats() and /metrics); the server's RSS in the last quarter of
+// the run is within 5 % of the second quarter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatReport, runSoak } from '../../bench/lib/soak/run.js';
+import { MODELS, modelPath } from '../helpers/models.js';
+
+test('soak (reduced): 200 streamed requests at concurrency 16 with 30 % disconnects', { timeout: 120_000 }, async (t) => {
+  const model = modelPath(t, MODELS.stories260kGguf);
+  if (model === null) return;
+  const started = performance.now();
+  const report = await runSoak({
+    model,
+    numRequests: 200,
+    concurrency: 16,
+    disconnectShare: 0.3,
+    seed: 7,
+    maxTokens: [8, 16, 32],
+    requestTimeoutMs: 60_000,
+    // 400 tokens of KV: sixteen streams do not fit, so some are preempted (and recomputed).
+    engine: { kvCacheMemory: '512KiB', maxModelLen: 256 },
+  });
+  for (const line of formatReport(report).split('\n')) t.diagnostic(line);
+  assert.deepEqual(report.mismatches, []);
+  assert.deepEqual(report.failed, []);
+  assert.equal(report.hung, 0);
+  assert.equal(report.fiveHundreds, 0);
+  assert.ok(report.completed >= 100, `only ${report.completed} requests completed`);
+  const disconnects = Object.values(report.disconnected).reduce((a, b) => a + b, 0);
+  assert.ok(disconnects >= 40, `only ${disconnects} disconnects`);
+  assert.equal(report.completed + disconnects, report.numRequests);
+  assert.ok(report.after.aborts.decode > 0 && report.after.aborts.waiting + report.after.aborts.prefill > 0, JSON.stringify(report.after.aborts));
+  assert.ok(report.after.stats.numPreemptions > 0, 'the KV cache is small enough for preemptions');
+  assert.equal(report.after.stats.numRunning, 0);
+  assert.equal(report.after.stats.numWaiting, 0);
+  assert.equal(report.after.stats.kvBlocksUsed, 0);
+  assert.equal(report.metricsAfter.running, 0);
+  assert.equal(report.metricsAfter.waiting, 0);
+  assert.equal(report.metricsAfter.kvUsage, 0);
+  assert.ok(Math.abs(report.rss.change) <= 0.05, `RSS changed ${(report.rss.change * 100).toFixed(2)} % between the second and the last quarter`);
+  assert.ok(performance.now() - started < 60_000, 'the reduced soak takes under a minute');
+});
