@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/huge_pages.h"
 #include "core/mapped_file.h"
 #include "core/rope_freqs.h"
 #include "ops/add/add.h"
@@ -83,23 +84,34 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
 int64_t LlamaModel::pack_weights(Isa isa, ThreadPool& pool) {
   const char* env = std::getenv("KVSERVE_PACK_WEIGHTS");
   if (env && std::string(env) == "0") return 0;
+  std::vector<WeightView*> all;
+  for (Layer& l : layers_) {
+    for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) all.push_back(w);
+  }
+  all.push_back(&output_);
+  // One buffer for every packed copy (each at a 64-byte boundary): on huge pages where allowed.
+  std::vector<int64_t> bytes(all.size()), offsets(all.size());
   int64_t total = 0;
-  auto pack = [&](WeightView& w) {
-    const int64_t bytes = KV_CPU_SELECT(isa, matmul_packed_bytes)(w);
-    if (bytes <= 0) return;
-    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) & ~int64_t(63))));
-    if (!dst) throw std::bad_alloc();
-    packed_.emplace_back(dst);
+  for (size_t i = 0; i < all.size(); ++i) {
+    bytes[i] = KV_CPU_SELECT(isa, matmul_packed_bytes)(*all[i]);
+    offsets[i] = total;
+    if (bytes[i] > 0) total += (bytes[i] + 63) & ~int64_t(63);
+  }
+  if (total == 0) return 0;
+  auto* base = static_cast<uint8_t*>(huge_alloc(static_cast<size_t>(total)));
+  if (!base) throw std::bad_alloc();
+  packed_.emplace_back(base);
+  int64_t packed = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (bytes[i] <= 0) continue;
+    WeightView& w = *all[i];
+    uint8_t* dst = base + offsets[i];
     KV_CPU_DISPATCH(isa, matmul_pack, dst, w, pool);
     w.packed = dst;
-    total += bytes;
+    packed += bytes[i];
     MappedFile::release(w.data, static_cast<size_t>(w.rows * w.row_bytes()));  // the copy replaces these pages
-  };
-  for (Layer& l : layers_) {
-    for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) pack(*w);
   }
-  pack(output_);
-  return total;
+  return packed;
 }
 
 void LlamaModel::ensure_buffers(int64_t t, int64_t r) {

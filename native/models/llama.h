@@ -100,7 +100,7 @@ class LlamaModel {
   // Activations, grown to the largest step and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rows_;
   std::vector<int32_t> row_ids_;
-  // Packed weight copies (64-byte aligned), owned here; WeightView::packed points into them.
+  // The packed weight copies (one buffer, see huge_pages.h), owned here; WeightView::packed points into it.
   struct FreeDeleter {
     void operator()(uint8_t* p) const { std::free(p); }
   };
