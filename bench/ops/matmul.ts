@@ -1,15 +1,16 @@
-// matmul bench: the linear layers of a 110M llama (dim 768, ffn 2048, vocab 32000) for every weight type.
+// matmul bench: the linear layers of a 110M llama (dim 768, ffn 2048, vocab 32000) for every weight type,
+// with the weights as mapped (unpacked) and in the variant's packed layout where it has one.
 //   m = 1 (decode) is memory bound: reports weight bytes streamed per second (GB/s);
 //   m = 32 / 128 (prefill, batched decode) is compute bound: reports GFLOP/s (2 m n k per call).
-// Reference points measured in the same run: single-thread memcpy bandwidth (read + write bytes) and
-// the nominal f32 FMA peak (cores x MHz x 64 flops/cycle for two 512-bit FMA pipes).
+// Reference points measured in the same run by the native probes (bench/lib/machine.ts): read
+// bandwidth, and the f32 FMA / int8 dot-product peak of one thread (float / quantized weights).
 // Usage: node --import tsx bench/ops/matmul.ts [--isa avx512|avx2|portable] [--quick]
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadNativeAddon } from '../../lib/native/load.js';
 import type { IsaName } from '../../lib/native/types.js';
 import { DType } from '../../lib/model/types.js';
+import { measureMachine } from '../lib/machine.js';
 
 const addon = loadNativeAddon();
 const argv = process.argv.slice(2);
@@ -88,60 +89,48 @@ function timeCall(fn: () => void): { wall: number; cpu: number } {
   return { wall: median(walls), cpu: median(cpus) };
 }
 
-function memcpyBandwidth(): number {
-  const src = new Uint8Array(256 << 20).fill(1);
-  const dst = new Uint8Array(src.length);
-  const t = timeCall(() => dst.set(src)).cpu;
-  return (2 * src.length) / t / 1e9;
-}
-
-function cpuMhz(): number {
-  try {
-    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-const mhz = cpuMhz();
-const bw = memcpyBandwidth();
-const fmaPeakPerCore = (mhz * 1e6 * 64) / 1e9; // GFLOP/s, two 16-wide FMA pipes
+const machine = measureMachine(1, quick ? 2 : 4);
+const bw = machine.readGBs;
+const peak = (dtype: DType): number => (dtype === DType.F32 || dtype === DType.F16 || dtype === DType.BF16 ? machine.fmaF32Gflops : machine.dotI8Gops);
 const load = (): string => loadavg().map((v) => v.toFixed(1)).join(' ');
 console.log(`kvserve matmul bench  isa=${isa}  cpus=${availableParallelism()}  node=${process.version}  load average ${load()}`);
-console.log(`reference: memcpy (1 thread) ${bw.toFixed(1)} GB/s read+write;  nominal f32 FMA peak ${fmaPeakPerCore.toFixed(0)} GFLOP/s per core at ${mhz.toFixed(0)} MHz`);
-console.log('m=1 reports weight GB/s (and % of the memcpy figure); m>1 reports GFLOP/s (and % of the FMA peak of the threads used)');
+console.log(`reference (1 thread, best of runs): read ${bw.toFixed(1)} GB/s; f32 FMA ${machine.fmaF32Gflops.toFixed(0)} GFLOP/s; int8 dot ${machine.dotI8Gops.toFixed(0)} GOP/s`);
+console.log('m=1 reports weight GB/s (and % of the read bandwidth); m>1 reports GFLOP/s (and % of the f32 FMA or int8 dot peak of the threads used)');
 console.log('wall: median wall-clock time; cpu: the same from median process CPU time / threads (robust to other load)');
 console.log('');
-const header = ['dtype', 'n x k', 'layer', 'm', 'thr', 'wall ms', 'wall', '% ref', 'cpu ms/thr', 'cpu', '% ref'];
+const header = ['dtype', 'layout', 'n x k', 'layer', 'm', 'thr', 'wall ms', 'wall', '% ref', 'cpu ms/thr', 'cpu', '% ref'];
 const rows: string[][] = [];
 
 for (const [dtype, name, blockElems, blockBytes] of DTYPES) {
   for (const [n, k, what] of SHAPES) {
     const w = makeWeights(dtype, n, k, blockElems, blockBytes);
-    for (const m of MS) {
-      const x = new Float32Array(m * k);
-      for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1;
-      const out = new Float32Array(m * n);
-      for (const threads of THREADS) {
-        const { wall, cpu } = timeCall(() => addon.ops.matmul(isa, out, x, w, dtype, n, k, null, m, threads));
-        const cells = [wall, cpu / threads].flatMap((t) => {
-          if (m === 1) {
-            const gbs = w.length / t / 1e9;
-            return [(t * 1e3).toFixed(3), `${gbs.toFixed(1)} GB/s`, ((100 * gbs) / bw).toFixed(0)];
-          }
-          const gflops = (2 * m * n * k) / t / 1e9;
-          return [(t * 1e3).toFixed(3), `${gflops.toFixed(1)} GFLOP/s`, ((100 * gflops) / (fmaPeakPerCore * threads)).toFixed(0)];
-        });
-        rows.push([name, `${n}x${k}`, what, String(m), String(threads), ...cells]);
-        process.stdout.write('.');
+    const packed = addon.ops.matmulPack(isa, w, dtype, n, k);
+    for (const layout of packed ? ['packed', 'mapped'] : ['mapped']) {
+      for (const m of MS) {
+        const x = new Float32Array(m * k);
+        for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1;
+        const out = new Float32Array(m * n);
+        for (const threads of THREADS) {
+          const p = layout === 'packed' ? (packed as Uint8Array) : undefined;
+          const { wall, cpu } = timeCall(() => addon.ops.matmul(isa, out, x, w, dtype, n, k, null, m, threads, p));
+          const cells = [wall, cpu / threads].flatMap((t) => {
+            if (m === 1) {
+              const gbs = w.length / t / 1e9;
+              return [(t * 1e3).toFixed(3), `${gbs.toFixed(1)} GB/s`, ((100 * gbs) / bw).toFixed(0)];
+            }
+            const gflops = (2 * m * n * k) / t / 1e9;
+            return [(t * 1e3).toFixed(3), `${gflops.toFixed(1)} GFLOP/s`, ((100 * gflops) / (peak(dtype) * threads)).toFixed(0)];
+          });
+          rows.push([name, layout, `${n}x${k}`, what, String(m), String(threads), ...cells]);
+          process.stdout.write('.');
+        }
       }
     }
   }
 }
 process.stdout.write('\n');
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-const fmt = (r: string[]): string => r.map((c, i) => (i >= 3 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
+const fmt = (r: string[]): string => r.map((c, i) => (i >= 4 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
 console.log(fmt(header));
 for (const r of rows) console.log(fmt(r));
 console.log(`load average at the end: ${load()} (other processes on these cores slow the wall-clock rows, 2 threads most)`);

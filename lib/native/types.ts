@@ -25,8 +25,17 @@ export interface NativeOps {
   addBias(isa: IsaName, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   argmaxRows(isa: IsaName, out: Int32Array, x: Float32Array, rows: number, cols: number): void;
   sample(isa: IsaName, outTokenIds: Int32Array, outLogprobs: Float32Array, outTopIds: Int32Array, outTopLogprobs: Float32Array, maxLogprobs: number, logits: Float32Array, rows: number, vocab: number, params: Float64Array, history: Int32Array, biasTokenIds: Int32Array, biasValues: Float32Array, threads: number): void;
-  matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number): void;
+  /** packed: true = pack the weight first when the variant has a packed kernel for dtype (native/ops/matmul/matmul.h); a matmulPack result = already packed. */
+  matmul(isa: IsaName, out: Float32Array, x: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, bias: Float32Array | null, m: number, threads: number, packed?: boolean | Uint8Array): void;
+  /** Products of one x with several weights of one dtype (q/k/v): x converted once, one pass over the threads. */
+  matmulMulti(isa: IsaName, outs: Float32Array[], x: Float32Array, weights: Uint8Array[], dtype: number, ns: number[], k: number, biases: Array<Float32Array | null>, m: number, threads: number, packed?: boolean): void;
+  /** The weight in the variant's packed layout, or null when the variant reads it unpacked. */
+  matmulPack(isa: IsaName, weight: Uint8Array, dtype: number, n: number, k: number): Uint8Array | null;
   kvCacheWrite(isa: IsaName, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, k: Float32Array, v: Float32Array, slotMapping: Int32Array, nTokens: number, nKvHeads: number, headDim: number, blockSize: number): void;
+  /** Machine probe: `threads` threads each stream their own buffer `passes` times (bench/lib/machine.ts); cpuRate is per thread CPU time, summed over threads. */
+  probeRead(isa: IsaName, threads: number, bytesPerThread: number, passes: number): { seconds: number; bytes: number; cpuRate: number; checksum: number };
+  /** Machine probe: f32 FMA or int8 dot-product throughput on `threads` threads; ops count 2 per multiply-add. */
+  probeCompute(isa: IsaName, kind: 'fma_f32' | 'dot_i8', threads: number, iterations: number): { seconds: number; ops: number; cpuRate: number; checksum: number };
   pagedAttention(isa: IsaName, out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, queryStartLoc: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, numSeqs: number, nHeads: number, nKvHeads: number, headDim: number, blockSize: number, scale: number, threads: number): void;
 }
 
@@ -99,6 +108,8 @@ export interface NativeStepInput {
   copySrc?: Int32Array;
   copyDst?: Int32Array;
   returnLogits?: boolean;
+  /** Time every op of the forward pass (returned as `profile`); off by default and free when off. */
+  profile?: boolean;
   /** Per logits row sampling; absent = greedy (argmax) for every row. */
   sampling?: NativeSamplingInput;
 }
@@ -122,6 +133,23 @@ export interface NativeStepResult {
   topLogprobs?: Float32Array;
   /** [numLogits, vocab] raw logits, when returnLogits was set. */
   logits?: Float32Array;
+  /** Wall milliseconds of the native work of the step (forward pass and sampling, on the libuv worker). */
+  computeMs: number;
+  /** Per-op nanoseconds, when the input set `profile`. */
+  profile?: NativeStepProfile;
+}
+
+/**
+ * Where one step's native time went: layerNs is [numLayers, layerOps.length], stepNs matches stepOps;
+ * wall time, and the *CpuNs twins hold the stepping thread's CPU time over the same spans.
+ */
+export interface NativeStepProfile {
+  layerOps: string[];
+  stepOps: string[];
+  layerNs: Float64Array;
+  stepNs: Float64Array;
+  layerCpuNs: Float64Array;
+  stepCpuNs: Float64Array;
 }
 
 export interface NativeModelInfo {
@@ -131,6 +159,8 @@ export interface NativeModelInfo {
   blockSize: number;
   kvCacheBytes: number;
   kvBytesPerToken: number;
+  /** Weight bytes copied into the kernels' packed layouts at load (0 when they read the mapped file, and with device 'cuda'). */
+  packedWeightBytes: number;
   device: 'cpu' | 'cuda';
   /** device 'cuda': the GPU's name and the bytes of weights copied to it. */
   deviceName?: string;

@@ -54,9 +54,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_add_bias_binding(env, ops);           //   ops.addBias(isa, x, bias, rows, cols)
   register_argmax_binding(env, ops);             //   ops.argmaxRows(isa, out, x, rows, cols)
   register_sample_binding(env, ops);             //   ops.sample(isa, outIds, outLogprobs, outTopIds, outTopLogprobs, maxLogprobs, logits, rows, vocab, params, history, biasIds, biasValues, threads)
-  register_matmul_binding(env, ops);             //   ops.matmul(isa, out, x, weight, dtype, n, k, bias, m, threads)
+  register_matmul_binding(env, ops);             //   ops.matmul(isa, out, x, weight, dtype, n, k, bias, m, threads, packed?) / ops.matmulPack(isa, weight, dtype, n, k) / ops.matmulMulti(isa, outs[], x, weights[], dtype, ns[], k, biases[], m, threads, packed?)
   register_kv_cache_write_binding(env, ops);     //   ops.kvCacheWrite(isa, kCache, vCache, kvDtype, numBlocks, k, v, slotMapping, nTokens, nKvHeads, headDim, blockSize)
   register_paged_attention_binding(env, ops);    //   ops.pagedAttention(isa, out, q, kCache, vCache, kvDtype, numBlocks, queryStartLoc, seqLens, blockTables, maxBlocksPerSeq, numSeqs, nHeads, nKvHeads, headDim, blockSize, scale, threads)
+  register_probe_bindings(env, ops);             //   ops.probeRead(isa, threads, bytesPerThread, passes) / ops.probeCompute(isa, 'fma_f32' | 'dot_i8', threads, iterations) -> { seconds, bytes | ops }
   exports.Set("ops", ops);
   return exports;
 }

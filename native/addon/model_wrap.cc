@@ -44,6 +44,12 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
   pool_ = std::make_unique<ThreadPool>(desc.threads);
   isa_ = desc.isa;
+  if (desc.device == Device::Cuda) return;  // the GPU holds its own copy of the weights
+  try {
+    packed_bytes_ = model_->pack_weights(isa_, *pool_);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "Model: out of memory packing the weights; set KVSERVE_PACK_WEIGHTS=0 to read them in place");
+  }
 }
 
 Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
@@ -86,6 +92,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("numBlocks", static_cast<double>(kv_num_blocks()));
   o.Set("blockSize", static_cast<double>(kv_block_size()));
   o.Set("device", "cpu");
+  o.Set("packedWeightBytes", static_cast<double>(packed_bytes_));
 #if KV_WITH_CUDA
   if (cuda_) {
     o.Set("device", "cuda");

@@ -12,6 +12,7 @@
 #include "core/scratch.h"
 #include "core/thread_pool.h"
 #include "models/llama.h"
+#include "sampling_input.h"
 #if KV_WITH_CUDA
 #include "backends/cuda/cuda_llama.h"
 #endif
@@ -29,6 +30,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Isa isa() const { return isa_; }
   std::atomic<bool>& busy() { return busy_; }
   Scratch& sample_scratch() { return sample_scratch_; }
+  // Outputs of the running step, kept between steps so a step allocates nothing once they have grown
+  // (a 32-row step's logits are 4 MB: fresh pages each step would cost a page fault per 4 KB).
+  StepOutput& step_output() { return step_output_; }
+  SamplingOutput& sampling_output() { return sampling_output_; }
   int64_t kv_num_blocks() const;
   int64_t kv_block_size() const;
 #if KV_WITH_CUDA
@@ -48,8 +53,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 #endif
   std::unique_ptr<ThreadPool> pool_;
   Isa isa_ = Isa::Portable;
+  int64_t packed_bytes_ = 0;  // weight bytes copied into packed layouts at load
   std::atomic<bool> busy_{false};
   Scratch sample_scratch_;
+  StepOutput step_output_;
+  SamplingOutput sampling_output_;
   bool closed_ = false;
 };
 

@@ -34,6 +34,8 @@ StepInput parse_step_input(const Napi::Object& o, const StepLimits& lim) {
   in.copy_dst = int32_field(o, "copyDst", true);
   Napi::Value rl = o.Get("returnLogits");
   in.return_logits = rl.IsBoolean() && rl.As<Napi::Boolean>().Value();
+  Napi::Value pf = o.Get("profile");
+  in.profile = pf.IsBoolean() && pf.As<Napi::Boolean>().Value();
   Napi::Value mb = o.Get("maxBlocksPerSeq");
   if (!mb.IsNumber()) throw TypeError(env, "step.maxBlocksPerSeq: expected a number");
   try {

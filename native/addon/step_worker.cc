@@ -1,5 +1,6 @@
 #include "step_worker.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "model_wrap.h"
@@ -16,11 +17,33 @@ Napi::Float32Array to_float32(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
+Napi::Float64Array to_float64(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
+  return a;
+}
+
+Napi::Object profile_object(Napi::Env env, const StepProfile& p) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array layer_ops = Napi::Array::New(env, StepProfile::kLayerOps);
+  for (int i = 0; i < StepProfile::kLayerOps; ++i) layer_ops.Set(i, layer_op_name(i));
+  Napi::Array step_ops = Napi::Array::New(env, StepProfile::kStepOps);
+  for (int i = 0; i < StepProfile::kStepOps; ++i) step_ops.Set(i, step_op_name(i));
+  o.Set("layerOps", layer_ops);
+  o.Set("stepOps", step_ops);
+  o.Set("layerNs", to_float64(env, p.layer_ns()));
+  o.Set("stepNs", to_float64(env, p.step_ns()));
+  o.Set("layerCpuNs", to_float64(env, p.layer_cpu_ns()));
+  o.Set("stepCpuNs", to_float64(env, p.step_cpu_ns()));
+  return o;
+}
+
 }  // namespace
 
 StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, StepInput input, SamplingInput sampling)
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(model),
-      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)) {}
+      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)),
+      output_(model->step_output()), sampled_(model->sampling_output()) {}
 
 #if KV_WITH_CUDA
 // The whole step on the GPU: one upload, forward, sampling (or argmax), one download.
@@ -47,37 +70,49 @@ static void run_cuda_step(cuda::CudaLlamaModel& gpu, const StepInput& input, con
 #endif
 
 void StepWorker::Execute() {
+  const auto t0 = std::chrono::steady_clock::now();
   try {
-#if KV_WITH_CUDA
-    if (cuda::CudaLlamaModel* gpu = model_->cuda()) {
-      run_cuda_step(*gpu, input_, sampling_, sampled_, output_, raw_logits_);
-      return;
-    }
-#endif
-    KvCache& cache = model_->cache();
-    for (size_t i = 0; i < input_.copy_src.size(); ++i) cache.copy_block(input_.copy_src[i], input_.copy_dst[i]);
-    LlamaModel& m = model_->model();
-    m.forward(input_, cache, model_->pool(), model_->isa(), output_);
-    const int64_t rows = input_.num_logits(), vocab = m.config().vocab_size;
-    sampled_.token_ids.resize(rows);
-    if (rows == 0) return;
-    if (!sampling_.present) {
-      KV_CPU_DISPATCH(model_->isa(), argmax_rows_cpu, sampled_.token_ids.data(), output_.logits.data(), rows, vocab);
-      return;
-    }
-    // Sampling modifies logits in place; keep the raw ones when the caller asked for them.
-    if (input_.return_logits) raw_logits_ = output_.logits;
-    const int32_t k = sampling_.max_logprobs;
-    sampled_.logprobs.resize(rows);
-    sampled_.top_ids.resize(rows * k);
-    sampled_.top_logprobs.resize(rows * k);
-    KV_CPU_DISPATCH(model_->isa(), sample_cpu, sampled_.token_ids.data(), sampled_.logprobs.data(),
-                    k > 0 ? sampled_.top_ids.data() : nullptr, k > 0 ? sampled_.top_logprobs.data() : nullptr, k,
-                    output_.logits.data(), rows, vocab, sampling_.params.data(), sampling_.history.data(),
-                    sampling_.bias_token_ids.data(), sampling_.bias_values.data(), model_->pool(), model_->sample_scratch());
+    run();
   } catch (const std::exception& e) {
     SetError(std::string("step failed: ") + e.what());
   }
+  compute_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void StepWorker::run() {
+  StepProfile& prof = output_.profile;
+#if KV_WITH_CUDA
+  if (cuda::CudaLlamaModel* gpu = model_->cuda()) {
+    prof.start(false, 0);  // the per-op profile times CPU kernels only
+    run_cuda_step(*gpu, input_, sampling_, sampled_, output_, raw_logits_);
+    return;
+  }
+#endif
+  KvCache& cache = model_->cache();
+  LlamaModel& m = model_->model();
+  prof.start(input_.profile, m.config().num_layers);
+  for (size_t i = 0; i < input_.copy_src.size(); ++i) cache.copy_block(input_.copy_src[i], input_.copy_dst[i]);
+  prof.lap(StepOp::KvCopy);
+  m.forward(input_, cache, model_->pool(), model_->isa(), output_);
+  const int64_t rows = input_.num_logits(), vocab = m.config().vocab_size;
+  sampled_.token_ids.resize(rows);
+  if (rows == 0) return;
+  if (!sampling_.present) {
+    KV_CPU_DISPATCH(model_->isa(), argmax_rows_cpu, sampled_.token_ids.data(), output_.logits.data(), rows, vocab);
+    prof.lap(StepOp::Sample);
+    return;
+  }
+  // Sampling modifies logits in place; keep the raw ones when the caller asked for them.
+  if (input_.return_logits) raw_logits_ = output_.logits;
+  const int32_t k = sampling_.max_logprobs;
+  sampled_.logprobs.resize(rows);
+  sampled_.top_ids.resize(rows * k);
+  sampled_.top_logprobs.resize(rows * k);
+  KV_CPU_DISPATCH(model_->isa(), sample_cpu, sampled_.token_ids.data(), sampled_.logprobs.data(),
+                  k > 0 ? sampled_.top_ids.data() : nullptr, k > 0 ? sampled_.top_logprobs.data() : nullptr, k,
+                  output_.logits.data(), rows, vocab, sampling_.params.data(), sampling_.history.data(),
+                  sampling_.bias_token_ids.data(), sampling_.bias_values.data(), model_->pool(), model_->sample_scratch());
+  prof.lap(StepOp::Sample);
 }
 
 void StepWorker::OnOK() {
@@ -88,6 +123,8 @@ void StepWorker::OnOK() {
   Napi::Int32Array ids = Napi::Int32Array::New(env, rows);
   if (rows) std::memcpy(ids.Data(), sampled_.token_ids.data(), rows * sizeof(int32_t));
   result.Set("tokenIds", ids);
+  result.Set("computeMs", compute_ms_);
+  if (input_.profile && output_.profile.on()) result.Set("profile", profile_object(env, output_.profile));
   if (input_.return_logits) {
     const std::vector<float>& raw = sampling_.present ? raw_logits_ : output_.logits;
     result.Set("logits", to_float32(env, raw));

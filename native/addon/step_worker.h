@@ -20,14 +20,17 @@ class StepWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
+  void run();  // forward + sampling; throws on failure
+
   Napi::Promise::Deferred deferred_;
   ModelWrap* model_;
   Napi::ObjectReference model_ref_;  // keeps the Model alive while the step runs
   StepInput input_;
   SamplingInput sampling_;
-  StepOutput output_;
-  SamplingOutput sampled_;
+  StepOutput& output_;       // the model's reused buffers (one step runs at a time)
+  SamplingOutput& sampled_;
   std::vector<float> raw_logits_;
+  double compute_ms_ = 0;  // wall time of Execute (the native share of the step)
 };
 
 }  // namespace kv::napi

@@ -50,3 +50,9 @@ const char* isa_name(Isa isa);
       default: ::kv::cpu_portable::fn(__VA_ARGS__); break;                     \
     }                                                                          \
   } while (0)
+
+// The function pointer of kernel `fn` in the variant `isa`, for kernels that return a value:
+// KV_CPU_SELECT(isa, probe_read_cpu)(buf, bytes).
+#define KV_CPU_SELECT(isa, fn)                                         \
+  ((isa) == ::kv::Isa::Avx512 ? &::kv::cpu_avx512::fn                  \
+   : (isa) == ::kv::Isa::Avx2 ? &::kv::cpu_avx2::fn : &::kv::cpu_portable::fn)

@@ -5,6 +5,8 @@
 #include <new>
 #include <stdexcept>
 
+#include "core/huge_pages.h"
+
 namespace kv {
 
 KvCache::KvCache(int64_t num_layers, int64_t num_blocks, int64_t block_size, int64_t n_kv_heads, int64_t head_dim,
@@ -16,10 +18,10 @@ KvCache::KvCache(int64_t num_layers, int64_t num_blocks, int64_t block_size, int
   }
   block_bytes_ = n_kv_heads * block_size * head_dim * dtype_block_bytes(dtype);
   const size_t layer_bytes = static_cast<size_t>(num_blocks * block_bytes_);
-  const size_t alloc = (layer_bytes + 63) & ~size_t(63);
   for (int64_t l = 0; l < num_layers; ++l) {
-    void* k = std::aligned_alloc(64, alloc ? alloc : 64);
-    void* v = std::aligned_alloc(64, alloc ? alloc : 64);
+    // Huge pages where allowed: attention reads blocks at scattered addresses (one TLB entry per 2 MiB).
+    void* k = huge_alloc(layer_bytes);
+    void* v = huge_alloc(layer_bytes);
     if (!k || !v) {
       std::free(k);
       std::free(v);

@@ -23,6 +23,7 @@ struct StepInput {
   std::vector<int32_t> copy_src;
   std::vector<int32_t> copy_dst;
   bool return_logits = false;
+  bool profile = false;  // time every op (StepProfile) and return the figures
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_seqs() const { return static_cast<int64_t>(seq_lens.size()); }

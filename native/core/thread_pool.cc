@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -12,9 +13,21 @@
 namespace kv {
 
 namespace {
-// Spin this many iterations (~tens of microseconds) before sleeping: layers issue ops back to back,
-// so a short spin saves the wake-up latency without holding a core while idle.
-constexpr int kSpinIterations = 20000;
+
+using Clock = std::chrono::steady_clock;
+
+// Idle workers spin this long before sleeping: a step issues its ops back to back (gaps of a few
+// microseconds), while between steps the JS thread runs and a spinning worker would only take a core.
+constexpr auto kSpinMicros = std::chrono::microseconds(50);
+
+constexpr int kGenShift = 40, kCountShift = 20;
+constexpr uint64_t kFieldMask = (uint64_t(1) << 20) - 1;
+constexpr int64_t kMaxChunks = int64_t(1) << 16;  // leaves headroom in the 20-bit claim field for late claims
+
+uint64_t gen_of(uint64_t word) { return word >> kGenShift; }
+int64_t count_of(uint64_t word) { return static_cast<int64_t>((word >> kCountShift) & kFieldMask); }
+int64_t next_of(uint64_t word) { return static_cast<int64_t>(word & kFieldMask); }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
@@ -24,40 +37,48 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-    generation_.fetch_add(1);
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_job(int index) {
+int64_t ThreadPool::run_chunks(int index, uint64_t* last_gen) {
+  int64_t ran = 0;
   for (;;) {
-    const int64_t begin = next_.fetch_add(chunk_);
-    if (begin >= n_) break;
+    const uint64_t word = job_.fetch_add(1, std::memory_order_acq_rel);
+    const int64_t c = next_of(word);
+    if (c >= count_of(word)) {  // the job has no chunk left
+      *last_gen = gen_of(word);
+      return ran;
+    }
+    // A valid claim (of whichever job is current) keeps that job open, so fn_, n_ and chunk_ stay
+    // as published while the chunk runs.
+    const int64_t begin = c * chunk_;
     (*fn_)(begin, std::min(n_, begin + chunk_), index);
+    ++ran;
+    done_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // generation of the last job this worker found exhausted
   for (;;) {
-    int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
+    const Clock::time_point spin_until = Clock::now() + kSpinMicros;
+    int polls = 0;
+    while (gen_of(job_.load(std::memory_order_acquire)) == seen && !stop_.load(std::memory_order_relaxed)) {
       KV_CPU_RELAX();
-      ++spins;
+      if ((++polls & 63) == 0 && Clock::now() > spin_until) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(lock, [&] { return stop_.load() || gen_of(job_.load(std::memory_order_seq_cst)) != seen; });
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      }
     }
-    if (generation_.load(std::memory_order_acquire) == seen) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load() != seen; });
-    }
-    seen = generation_.load(std::memory_order_acquire);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stop_) return;
-    }
-    run_job(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stop_.load()) return;
+    const int64_t ran = run_chunks(index, &seen);
+    if (ran) chunks_by_workers_.fetch_add(static_cast<uint64_t>(ran), std::memory_order_relaxed);
   }
 }
 
@@ -70,18 +91,27 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
   }
   // About 4 chunks per thread balances uneven rows without much atomic traffic.
   const int64_t target = (n + num_threads_ * 4 - 1) / (num_threads_ * 4);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = &fn;
-    n_ = n;
-    chunk_ = std::max(grain, target);
-    next_.store(0);
-    pending_.store(num_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
+  int64_t chunk = std::max(grain, target);
+  if ((n + chunk - 1) / chunk > kMaxChunks) chunk = (n + kMaxChunks - 1) / kMaxChunks;
+  const int64_t count = (n + chunk - 1) / chunk;
+  fn_ = &fn;
+  n_ = n;
+  chunk_ = chunk;
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = gen_of(job_.load(std::memory_order_relaxed)) + 1;
+  job_.store((gen << kGenShift) | (static_cast<uint64_t>(count) << kCountShift), std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> lock(mutex_);  // a sleeper checks the job word under this lock
+    wake_.notify_all();
   }
-  wake_.notify_all();
-  run_job(0);
-  while (pending_.load(std::memory_order_acquire) != 0) KV_CPU_RELAX();
+  uint64_t last_gen = 0;
+  run_chunks(0, &last_gen);
+  // Only chunks a worker claimed remain; wait for them, yielding the core if that worker lost its own.
+  int polls = 0;
+  while (done_.load(std::memory_order_acquire) != count) {
+    KV_CPU_RELAX();
+    if (++polls > 256) std::this_thread::yield();
+  }
 }
 
 void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {

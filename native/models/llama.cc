@@ -8,7 +8,10 @@
 #include <stdexcept>
 
 #include "backends/cpu/cpu_ops.h"
+#include "core/huge_pages.h"
+#include "core/mapped_file.h"
 #include "core/rope_freqs.h"
+#include "ops/matmul/matmul.h"
 
 namespace kv {
 
@@ -67,6 +70,39 @@ LlamaModel::LlamaModel(const LlamaConfig& c, std::unique_ptr<ModelWeights> weigh
   t.inv_freq = inv_freq_.data();
 }
 
+int64_t LlamaModel::pack_weights(Isa isa, ThreadPool& pool) {
+  const char* env = std::getenv("KVSERVE_PACK_WEIGHTS");
+  if (env && std::string(env) == "0") return 0;
+  std::vector<WeightView*> all;
+  for (LlamaLayer& l : tensors_.layers) {
+    for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) all.push_back(w);
+  }
+  all.push_back(&tensors_.output);
+  // One buffer for every packed copy (each at a 64-byte boundary): on huge pages where allowed.
+  std::vector<int64_t> bytes(all.size()), offsets(all.size());
+  int64_t total = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    bytes[i] = KV_CPU_SELECT(isa, matmul_packed_bytes)(*all[i]);
+    offsets[i] = total;
+    if (bytes[i] > 0) total += (bytes[i] + 63) & ~int64_t(63);
+  }
+  if (total == 0) return 0;
+  auto* base = static_cast<uint8_t*>(huge_alloc(static_cast<size_t>(total)));
+  if (!base) throw std::bad_alloc();
+  packed_.emplace_back(base);
+  int64_t packed = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (bytes[i] <= 0) continue;
+    WeightView& w = *all[i];
+    uint8_t* dst = base + offsets[i];
+    KV_CPU_DISPATCH(isa, matmul_pack, dst, w, pool);
+    w.packed = dst;
+    packed += bytes[i];
+    MappedFile::release(w.data, static_cast<size_t>(w.rows * w.row_bytes()));  // the copy replaces these pages
+  }
+  return packed;
+}
+
 void LlamaModel::ensure_buffers(int64_t t, int64_t r) {
   const LlamaConfig& c = config_;
   auto grow = [](std::vector<float>& v, int64_t n) {
@@ -103,6 +139,7 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
   args.v_cache = v_layers_.data();
   args.kv_dtype = cache.dtype();
   args.block_size = cache.block_size();
+  args.profile = &out.profile;
   const LlamaActivations act{x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), attn_.data(), gate_.data(),
                              up_.data(), rows_.data(), out.logits.data()};
   CpuOps ops(isa, pool, scratch_);
@@ -114,57 +151,79 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
   const int64_t t = in.num_tokens, r = in.num_logits, d = c.hidden_size, hd = c.head_dim;
   const int64_t f = c.intermediate_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  StepProfile* prof = in.profile;
+  auto lap = [prof](int64_t layer, LayerOp op) {
+    if (prof) prof->lap(layer, op);
+  };
+  auto step_lap = [prof](StepOp op) {
+    if (prof) prof->lap(op);
+  };
   if (t > 0) ops.embedding(a.x, w.token_embd, w.token_embd_dtype, d, in.token_ids, t);
+  step_lap(StepOp::Embedding);
   for (int64_t li = 0; t > 0 && li < c.num_layers; ++li) {
     const LlamaLayer& l = w.layers[li];
     ops.rms_norm(a.h, a.x, l.attn_norm, t, d, c.rms_norm_eps);
+    lap(li, LayerOp::AttnNorm);
     {
       float* outs[3] = {a.q, a.k, a.v};
       const WeightView* ws[3] = {&l.wq, &l.wk, &l.wv};
       const float* bs[3] = {l.bq, l.bk, l.bv};
       ops.matmuls(outs, a.h, ws, bs, 3, t);
     }
+    lap(li, LayerOp::Qkv);
     if (c.qk_norm) {
       ops.rms_norm(a.q, a.q, l.q_norm, t * c.num_heads, hd, c.rms_norm_eps);
       ops.rms_norm(a.k, a.k, l.k_norm, t * c.num_kv_heads, hd, c.rms_norm_eps);
+      lap(li, LayerOp::QkNorm);
     }
     ops.rope(a.q, t, c.num_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
     ops.rope(a.k, t, c.num_kv_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
+    lap(li, LayerOp::Rope);
     ops.kv_cache_write(in.k_cache[li], in.v_cache[li], in.kv_dtype, a.k, a.v, in.slot_mapping, t, c.num_kv_heads, hd,
                        in.block_size);
+    lap(li, LayerOp::KvWrite);
     ops.paged_attention(a.attn, a.q, in.k_cache[li], in.v_cache[li], in.kv_dtype, in.batch, c.num_heads,
                         c.num_kv_heads, hd, in.block_size, scale);
+    lap(li, LayerOp::Attention);
     {
       float* outs[1] = {a.h};
       const WeightView* ws[1] = {&l.wo};
       const float* bs[1] = {l.bo};
       ops.matmuls(outs, a.attn, ws, bs, 1, t);
     }
+    lap(li, LayerOp::O);
     ops.add(a.x, a.x, a.h, t * d);
     ops.rms_norm(a.h, a.x, l.ffn_norm, t, d, c.rms_norm_eps);
+    lap(li, LayerOp::AddNorm);
     {
       float* outs[2] = {a.gate, a.up};
       const WeightView* ws[2] = {&l.w_gate, &l.w_up};
       const float* bs[2] = {nullptr, nullptr};
       ops.matmuls(outs, a.h, ws, bs, 2, t);
     }
+    lap(li, LayerOp::GateUp);
     ops.silu_mul(a.gate, a.gate, a.up, t * f);
+    lap(li, LayerOp::SiluMul);
     {
       float* outs[1] = {a.h};
       const WeightView* ws[1] = {&l.w_down};
       const float* bs[1] = {nullptr};
       ops.matmuls(outs, a.gate, ws, bs, 1, t);
     }
+    lap(li, LayerOp::Down);
     ops.add(a.x, a.x, a.h, t * d);
+    lap(li, LayerOp::Add);
   }
   // Final norm and output projection for the requested rows only.
   if (r == 0) return;
   ops.gather_rows(a.rows, a.x, in.logits_indices, r, d);
   ops.rms_norm(a.rows, a.rows, w.output_norm, r, d, c.rms_norm_eps);
+  step_lap(StepOp::FinalNorm);
   float* outs[1] = {a.logits};
   const WeightView* ws[1] = {&w.output};
   const float* bs[1] = {nullptr};
   ops.matmuls(outs, a.rows, ws, bs, 1, r);
+  step_lap(StepOp::LmHead);
 }
 
 }  // namespace kv

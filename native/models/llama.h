@@ -4,6 +4,7 @@
 // frequency scaling, tied embeddings.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/kv_cache.h"
 #include "core/scratch.h"
 #include "core/step_input.h"
+#include "core/step_profile.h"
 #include "core/thread_pool.h"
 #include "core/weight.h"
 #include "core/weights.h"
@@ -42,6 +44,7 @@ struct LlamaConfig {
 
 struct StepOutput {
   std::vector<float> logits;  // [num_logits, vocab], filled for every logits row (sampling reads it)
+  StepProfile profile;        // per-op times when the step input asked for them
 };
 
 /** The tensors of one layer, bound and shape-checked (in the memory of the backend that runs them). */
@@ -84,6 +87,7 @@ struct LlamaStepArgs {
   void* const* v_cache = nullptr;  // [num_layers]
   DType kv_dtype = DType::F32;
   int64_t block_size = 0;
+  StepProfile* profile = nullptr;  // per-op laps (CPU backend; a queueing backend passes nullptr)
 };
 
 /**
@@ -99,6 +103,14 @@ class LlamaModel {
   LlamaModel(const LlamaConfig& config, std::unique_ptr<ModelWeights> weights);
 
   const LlamaConfig& config() const { return config_; }
+
+  /**
+   * Copies every matmul weight into the packed layout of `isa`'s kernels where it has one (matmul.h,
+   * "Packed weights"); the copies replace the mapped weights for those kernels, whose mapped pages
+   * are released (so resident memory stays about one copy of the weights). Returns the bytes copied.
+   * KVSERVE_PACK_WEIGHTS=0 turns it off (for comparisons).
+   */
+  int64_t pack_weights(Isa isa, ThreadPool& pool);
 
   /** Runs the forward pass for one step on the CPU backend; writes K/V into `cache` and the logits rows into `out`. */
   void forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out);
@@ -119,6 +131,11 @@ class LlamaModel {
   // Activations, grown to the largest step and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rows_;
   std::vector<void*> k_layers_, v_layers_;
+  // The packed weight copies (one buffer, see huge_pages.h), owned here; WeightView::packed points into it.
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;
 };
 
 }  // namespace kv

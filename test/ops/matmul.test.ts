@@ -27,6 +27,9 @@ const EXTRA: Record<'float' | 'q0' | 'k', Array<[m: number, n: number, k: number
   k: [[2, 9, 4352], [9, 5, 512]],
 };
 
+// Types with a packed layout in some kernel variant (the binding packs when asked and the variant can).
+const PACKABLE = new Set([DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]);
+
 const NAMES: Record<DType, string> = {
   [DType.F32]: 'F32', [DType.F16]: 'F16', [DType.BF16]: 'BF16', [DType.Q8_0]: 'Q8_0', [DType.Q4_0]: 'Q4_0', [DType.Q4_K]: 'Q4_K', [DType.Q6_K]: 'Q6_K',
 };
@@ -115,13 +118,17 @@ for (const dtype of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, D
     const cases = buildCases(dtype);
     for (const isa of ISAS) {
       await t.test(isa, () => {
-        for (const threads of [1, 2]) {
-          for (const c of cases) {
-            for (const withBias of [false, true]) {
-              const out = new Float32Array(c.m * c.n).fill(NaN);
-              addon.ops.matmul(isa, out, c.x, c.w, dtype, c.n, c.k, withBias ? c.bias : null, c.m, threads);
-              const err = relError(out, withBias ? c.refBias : c.ref, c.scale);
-              assert.ok(err < 1e-5, `${isa} m=${c.m} n=${c.n} k=${c.k} bias=${withBias} threads=${threads}: rel error ${err}`);
+        // packed: only where this variant has a packed layout for the type (elsewhere it is the same run)
+        const canPack = PACKABLE.has(dtype) && addon.ops.matmulPack(isa, cases[0]!.w, dtype, cases[0]!.n, cases[0]!.k) !== null;
+        for (const packed of canPack ? [false, true] : [false]) {
+          for (const threads of [1, 2]) {
+            for (const c of cases) {
+              for (const withBias of [false, true]) {
+                const out = new Float32Array(c.m * c.n).fill(NaN);
+                addon.ops.matmul(isa, out, c.x, c.w, dtype, c.n, c.k, withBias ? c.bias : null, c.m, threads, packed);
+                const err = relError(out, withBias ? c.refBias : c.ref, c.scale);
+                assert.ok(err < 1e-5, `${isa} m=${c.m} n=${c.n} k=${c.k} bias=${withBias} threads=${threads} packed=${packed}: rel error ${err}`);
+              }
             }
           }
         }
@@ -129,6 +136,63 @@ for (const dtype of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, D
     }
   });
 }
+
+// Batch invariance: a row of x gives bit-identical outputs whatever rows share the call (the engine
+// batches requests; a request's tokens must not depend on its neighbours). Kernels that promise it:
+// the packed layouts, which compute every output as one lane's fixed sequence of blocks.
+test('matmul with packed weights: each row of x gives the same bits alone or in any batch', () => {
+  const random = rng(99);
+  for (const dtype of PACKABLE) {
+    const n = 200, k = 768;
+    const w = randomWeights(dtype, n, k, random);
+    const x = randomF32(37 * k, random, 2);
+    const bias = randomF32(n, random);
+    for (const isa of ISAS) {
+      if (addon.ops.matmulPack(isa, w, dtype, n, k) === null) continue; // this variant reads W unpacked
+      const alone = new Float32Array(37 * n);
+      for (let i = 0; i < 37; i++) {
+        const o = new Float32Array(n);
+        addon.ops.matmul(isa, o, x.subarray(i * k, (i + 1) * k), w, dtype, n, k, bias, 1, 1, true);
+        alone.set(o, i * n);
+      }
+      for (const [m, threads] of [[2, 1], [5, 2], [13, 1], [37, 2]] as const) {
+        const out = new Float32Array(m * n);
+        addon.ops.matmul(isa, out, x.subarray(0, m * k), w, dtype, n, k, bias, m, threads, true);
+        for (let i = 0; i < m * n; i++) {
+          assert.ok(Object.is(out[i], alone[i]), `${NAMES[dtype]} ${isa} m=${m}: output ${i} is ${out[i]} batched, ${alone[i]} alone`);
+        }
+      }
+    }
+  }
+});
+
+// matmulMulti (q/k/v and gate/up share one activation conversion and one pass over the threads): each
+// output is bit-identical to its own matmul, whatever the weights' sizes (their work units mix).
+test('matmulMulti gives each product the bits of its own matmul', () => {
+  const random = rng(123);
+  for (const dtype of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+    const k = family(dtype) === 'k' ? 512 : 96;
+    const ns = [70, 33, 16, 129];
+    const ws = ns.map((n) => randomWeights(dtype, n, k, random));
+    const biases = ns.map((n, i) => (i % 2 ? randomF32(n, random) : null));
+    for (const isa of ISAS) {
+      for (const packed of [false, true]) {
+        for (const [m, threads] of [[1, 1], [3, 2], [9, 2]] as const) {
+          const x = randomF32(m * k, random, 2);
+          const outs = ns.map((n) => new Float32Array(m * n).fill(NaN));
+          addon.ops.matmulMulti(isa, outs, x, ws, dtype, ns, k, biases, m, threads, packed);
+          ns.forEach((n, i) => {
+            const one = new Float32Array(m * n);
+            addon.ops.matmul(isa, one, x, ws[i]!, dtype, n, k, biases[i] ?? null, m, threads, packed);
+            for (let j = 0; j < m * n; j++) {
+              assert.ok(Object.is(outs[i]![j], one[j]), `${NAMES[dtype]} ${isa} packed=${packed} m=${m} product ${i} output ${j}: ${outs[i]![j]} vs ${one[j]}`);
+            }
+          });
+        }
+      }
+    }
+  }
+});
 
 // ---- activation rounding / quantization, checked exactly through identity-like weights ----
 

@@ -14,6 +14,14 @@
 //         with exact integer sub-block dots, mins folded in through the Q8_K bsums.
 // Work is split over N (each weight row is read once per call and reused for all m rows of x); the
 // activations are converted/quantized once per call into `scratch`.
+//
+// Packed weights: a variant may read a weight in its own layout, made once at load by matmul_pack
+// into a buffer of matmul_packed_bytes(w) bytes (64-byte aligned) and given as w.packed. Today the
+// AVX-512 variant packs Q8_0 and Q4_0 (16-row groups in vpdpbusd order, matmul_packed_q_cpu.cc) and
+// F32 / F16 / BF16 (64-row panels, k-major, for outer products, matmul_packed_f_cpu.cc): the same
+// products as above, each output one lane's fixed sequence whatever m is (batch invariant). Float
+// sums run over k in order instead of ggml's vector lanes, so they round differently in the last
+// bits. Other variants and types report 0 bytes and read the original layout.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -26,8 +34,22 @@
 
 KV_DECLARE_CPU_KERNEL(void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias,
                                       int64_t m, ThreadPool& pool, Scratch& scratch))
+// Several products of one x (q/k/v, gate/up): x is converted once and the products share one pass
+// over the pool. All weights must satisfy matmul_can_share with each other; outs[i] is [m, ws[i]->rows].
+KV_DECLARE_CPU_KERNEL(void matmul_multi_cpu(float* const* outs, const float* x, const WeightView* const* ws,
+                                            const float* const* biases, int count, int64_t m, ThreadPool& pool,
+                                            Scratch& scratch))
+// Bytes of the packed copy of w for this variant; 0 = this variant reads w unpacked.
+KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_bytes(const WeightView& w))
+// Writes the packed copy of w into dst (matmul_packed_bytes(w) bytes, 64-byte aligned).
+KV_DECLARE_CPU_KERNEL(void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool))
 
 namespace kv {
+
+/** Whether two weights take the same converted activations (matmul_multi_cpu). */
+inline bool matmul_can_share(const WeightView& a, const WeightView& b) {
+  return a.dtype == b.dtype && a.cols == b.cols && (a.packed == nullptr) == (b.packed == nullptr);
+}
 
 /** The kernel's invariants; throws std::invalid_argument when one does not hold (binding path only). */
 inline void matmul_check_shape(const WeightView& w, int64_t m) {

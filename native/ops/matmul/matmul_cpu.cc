@@ -89,19 +89,34 @@ int8_t round_sat_i8(float v) {
 }
 #endif
 
-float quantize_block_q8_0(const float* x, int8_t* q) {
+// kSigned: store q itself and its sum in *sum (packed weights, matmul_packed_q_cpu.cc); otherwise the
+// AVX-512 variant stores q + 128 for the vpdpbusd kernel of matmul_q8_cpu.cc.
+template <bool kSigned = false>
+float quantize_block_q8_0(const float* x, int8_t* q, int32_t* sum = nullptr) {
 #if KV_ISA == KV_ISA_AVX512
   const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
   const float id = amax != 0.f ? 127.f / amax : 0.f;
   const __m512 s = _mm512_set1_ps(id);
   constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  // Stored as q + 128 (unsigned) for the vpdpbusd kernel in matmul_q8_cpu.cc.
-  const __m128i flip = _mm_set1_epi8(char(0x80));
-  const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, s), kRne));
-  const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, s), kRne));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_xor_si128(q0, flip));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_xor_si128(q1, flip));
+  const __m512i i0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, s), kRne);
+  const __m512i i1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, s), kRne);
+  const __m128i q0 = _mm512_cvtsepi32_epi8(i0), q1 = _mm512_cvtsepi32_epi8(i1);
+  if constexpr (kSigned) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), q0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), q1);
+    // The saturated quants summed (|x| * 127 / amax rounds to at most 127, so nothing saturates).
+    const __m512i t = _mm512_add_epi32(_mm512_cvtepi8_epi32(q0), _mm512_cvtepi8_epi32(q1));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(1, 0, 3, 2)));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
+    *sum = _mm_cvtsi128_si32(r);
+  } else {
+    const __m128i flip = _mm_set1_epi8(char(0x80));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_xor_si128(q0, flip));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_xor_si128(q1, flip));
+  }
   return round_to_fp16(amax / 127.f);
 #elif KV_ISA == KV_ISA_AVX2
   __m256 v[4];
@@ -122,12 +137,19 @@ float quantize_block_q8_0(const float* x, int8_t* q) {
   // packs work per 128-bit lane; the permute restores element order.
   const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  if constexpr (kSigned) {
+    int32_t t = 0;
+    for (int j = 0; j < kQK8_0; ++j) t += q[j];
+    *sum = t;
+  }
   return round_to_fp16(amax / 127.f);
 #else
   float amax = 0.f;
   for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float id = amax != 0.f ? 127.f / amax : 0.f;
-  for (int j = 0; j < kQK8_0; ++j) q[j] = round_sat_i8(x[j] * id);
+  int32_t t = 0;
+  for (int j = 0; j < kQK8_0; ++j) t += (q[j] = round_sat_i8(x[j] * id));
+  if constexpr (kSigned) *sum = t;
   return round_to_fp16(amax / 127.f);
 #endif
 }
@@ -197,6 +219,7 @@ struct Prep {
   int8_t* qs;
   float* d;
   int16_t* bsums;
+  int32_t* corr;  // packed Q8_0 / Q4_0 weights: signed quants and offset * block sums
 };
 
 void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
@@ -210,6 +233,18 @@ void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
       break;
     case DType::Q8_0:
     case DType::Q4_0:
+      if (p.corr) {
+        const int32_t offset = p.w->dtype == DType::Q8_0 ? 128 : 8;  // what the packed weights store on top
+        for (int64_t i = i0; i < i1; ++i) {
+          for (int64_t b = 0; b < k / kQK8_0; ++b) {
+            const int64_t e = i * k + b * kQK8_0;
+            int32_t sum = 0;
+            p.d[e / kQK8_0] = quantize_block_q8_0<true>(p.x + e, p.qs + e, &sum);
+            p.corr[e / kQK8_0] = offset * sum;
+          }
+        }
+        break;
+      }
       for (int64_t i = i0; i < i1; ++i) {
         for (int64_t b = 0; b < k / kQK8_0; ++b) {
           const int64_t e = i * k + b * kQK8_0;
@@ -223,6 +258,13 @@ void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
         for (int64_t b = 0; b < k / kQK_K; ++b) {
           const int64_t e = i * k + b * kQK_K;
           p.d[e / kQK_K] = quantize_block_q8_K(p.x + e, p.qs + e, p.bsums + e / 16);
+          if (p.corr && p.w->dtype == DType::Q4_K) {  // packed Q4_K: the sums of 32 as int16 pairs
+            const int16_t* bs = p.bsums + e / 16;
+            for (int i2 = 0; i2 < 4; ++i2) {
+              const int32_t s0 = bs[4 * i2] + bs[4 * i2 + 1], s1 = bs[4 * i2 + 2] + bs[4 * i2 + 3];
+              p.corr[(e / kQK_K) * 4 + i2] = static_cast<int32_t>((static_cast<uint32_t>(s0) & 0xffffu) | (static_cast<uint32_t>(s1) << 16));
+            }
+          }
         }
       }
       break;
@@ -256,16 +298,13 @@ void run_rows(const RowsJob& job, int64_t r0, int64_t r1) {
   }
 }
 
-}  // namespace
-
-void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias, int64_t m, ThreadPool& pool,
-                Scratch& scratch) {
-  const int64_t n = w.rows, k = w.cols;
-  if (m <= 0 || n <= 0) return;
+// Converts x for w's weight type into scratch (Scratch is the only allocation) and returns the view.
+MatmulActs prepare(const float* x, const WeightView& w, int64_t m, ThreadPool& pool, Scratch& scratch) {
+  const int64_t k = w.cols;
   MatmulActs acts;
   acts.m = m;
   acts.k = k;
-  Prep prep{x, &w, nullptr, nullptr, nullptr, nullptr};
+  Prep prep{x, &w, nullptr, nullptr, nullptr, nullptr, nullptr};
   switch (w.dtype) {
     case DType::F32:
       acts.f = x;
@@ -281,14 +320,19 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
     case DType::Q6_K: {
       const int64_t block = dtype_block_elems(w.dtype);
       const int64_t qs_bytes = align64(m * k), d_bytes = align64(m * (k / block) * 4);
-      const bool kq = block == kQK_K;
-      auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + (kq ? m * (k / 16) * 2 : 0))));
+      const bool kq = block == kQK_K, packed = w.packed != nullptr;
+      const int64_t bsums_bytes = kq ? align64(m * (k / 16) * 2) : 0;
+      // packed: Q8_0/Q4_0 one int32 per block; Q4_K 4 per block (Q6_K reads the bsums)
+      const int64_t corr_bytes = packed ? m * (k / block) * 4 * (kq ? 4 : 1) : 0;
+      auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + bsums_bytes + corr_bytes)));
       prep.qs = reinterpret_cast<int8_t*>(base);
       prep.d = reinterpret_cast<float*>(base + qs_bytes);
       prep.bsums = kq ? reinterpret_cast<int16_t*>(base + qs_bytes + d_bytes) : nullptr;
+      prep.corr = packed ? reinterpret_cast<int32_t*>(base + qs_bytes + d_bytes + bsums_bytes) : nullptr;
       acts.qs = prep.qs;
       acts.d = prep.d;
       acts.bsums = prep.bsums;
+      acts.corr = prep.corr;
       break;
     }
   }
@@ -301,18 +345,88 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
       prepare_rows(prep, 0, m);
     }
   }
-  const RowsJob job{out, &acts, &w, bias};
+  return acts;
+}
+
+// Output rows per work unit of w: the packed layout's row groups (16) or panels (64), else kRowUnit.
+int64_t row_unit(const WeightView& w) {
+  if (!w.packed) return kRowUnit;
+  return w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16 ? 64 : 16;
+}
+
+// Output rows [u0 * unit, u1 * unit) of one product (clipped to w.rows).
+void run_units(float* out, const MatmulActs& acts, const WeightView& w, const float* bias, int64_t u0, int64_t u1) {
+  if (!w.packed) {
+    const RowsJob job{out, &acts, &w, bias};
+    run_rows(job, u0 * kRowUnit, std::min(w.rows, u1 * kRowUnit));
+    return;
+  }
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: matmul_packed_q_rows(out, acts, w, bias, u0, u1); break;
+    case DType::Q4_K: case DType::Q6_K: matmul_packed_k_rows(out, acts, w, bias, u0, u1); break;
+    default: matmul_packed_f_rows(out, acts, w, bias, u0, u1); break;
+  }
+}
+
+// The products of `count` weights that share acts, as one pass over the pool: work units of all of
+// them in one range, so small products (k and v) do not each pay for waking the pool.
+void run_products(float* const* outs, const MatmulActs& acts, const WeightView* const* ws, const float* const* biases,
+                  int count, ThreadPool& pool) {
+  int64_t units[8], first[9] = {0}, macs = 0;
+  for (int i = 0; i < count; ++i) {
+    units[i] = (ws[i]->rows + row_unit(*ws[i]) - 1) / row_unit(*ws[i]);
+    first[i + 1] = first[i] + units[i];
+    macs += ws[i]->rows * acts.m * acts.k;
+  }
+  const int64_t total = first[count];
+  const auto run = [&](int64_t u0, int64_t u1) {
+    for (int i = 0; i < count && u0 < u1; ++i) {
+      const int64_t b = std::max(u0, first[i]), e = std::min(u1, first[i + 1]);
+      if (b < e) run_units(outs[i], acts, *ws[i], biases[i], b - first[i], e - first[i]);
+    }
+  };
   // Below ~256K multiply-adds (~10 us) waking a second thread costs more than it saves.
-  if (pool.num_threads() == 1 || n * m * k < (int64_t(1) << 18)) {
-    run_rows(job, 0, n);
+  if (pool.num_threads() == 1 || macs < (int64_t(1) << 18)) {
+    run(0, total);
     return;
   }
   // Chunks of >= ~64K multiply-adds, claimed dynamically, so threads finish together.
-  const int64_t units = (n + kRowUnit - 1) / kRowUnit;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kRowUnit * m * k));
-  pool.parallel_for(units, grain, [&job, n](int64_t u0, int64_t u1, int) {
-    run_rows(job, u0 * kRowUnit, std::min(n, u1 * kRowUnit));
-  });
+  const int64_t unit_macs = std::max<int64_t>(1, macs / std::max<int64_t>(1, total));
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / unit_macs);
+  pool.parallel_for(total, grain, [&run](int64_t u0, int64_t u1, int) { run(u0, u1); });
+}
+
+}  // namespace
+
+void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias, int64_t m, ThreadPool& pool,
+                Scratch& scratch) {
+  if (m <= 0 || w.rows <= 0) return;
+  const MatmulActs acts = prepare(x, w, m, pool, scratch);
+  const WeightView* ws[1] = {&w};
+  run_products(&out, acts, ws, &bias, 1, pool);
+}
+
+void matmul_multi_cpu(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
+                      int count, int64_t m, ThreadPool& pool, Scratch& scratch) {
+  if (m <= 0 || count <= 0) return;
+  const MatmulActs acts = prepare(x, *ws[0], m, pool, scratch);
+  for (int i = 0; i < count; i += 8) run_products(outs + i, acts, ws + i, biases + i, std::min(8, count - i), pool);
+}
+
+int64_t matmul_packed_bytes(const WeightView& w) {
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: return matmul_packed_q_bytes(w);
+    case DType::Q4_K: case DType::Q6_K: return matmul_packed_k_bytes(w);
+    default: return matmul_packed_f_bytes(w);
+  }
+}
+
+void matmul_pack(uint8_t* dst, const WeightView& w, ThreadPool& pool) {
+  switch (w.dtype) {
+    case DType::Q8_0: case DType::Q4_0: matmul_pack_q(dst, w, pool); break;
+    case DType::Q4_K: case DType::Q6_K: matmul_pack_k(dst, w, pool); break;
+    default: matmul_pack_f(dst, w, pool); break;
+  }
 }
 
 }  // namespace kv::KV_ISA_NS

@@ -35,7 +35,7 @@ namespace {
 constexpr int kChunk = 16;        // positions per online-softmax step
 constexpr int kTileVectors = 16;  // target query vectors (rows x GQA heads) sharing each K/V load
 constexpr int kTransposeMinVectors = 4;  // from this many query vectors, score from a transposed K chunk
-constexpr int kPrefetchChunks = 2;  // rows requested ahead: this chunk and the next (all at once for MLP)
+constexpr int kPrefetchChunks = 2;  // rows requested ahead (into L2): this chunk and the next (all at once for MLP)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 #include "ops/paged_attention/paged_attention_vec.inc"
@@ -211,7 +211,7 @@ inline void prefetch_bytes(const uint8_t* p, int64_t bytes) {
 #if defined(__GNUC__)
   const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63); line < end; line += 64) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
+    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
   }
 #else
   (void)p, (void)bytes;
