@@ -159,7 +159,9 @@ function objectFlags(file, variant) {
 
 function compileObject(file, variant) {
   const [cmd, flags] = objectCommand(file, variant);
-  const deps = [file, ...[...localIncludes(file)].sort()];
+  // A forced include (-include) is a dependency too: its edits must rebuild the object.
+  const forced = flags.flatMap((f, i) => (flags[i - 1] === '-include' ? [f, ...localIncludes(f)] : []));
+  const deps = [...new Set([file, ...localIncludes(file), ...forced])].sort();
   const key = hashOf([compilerVersion(), cmd, flags.join(' '), ...deps.flatMap((d) => [d, readFileSync(join(root, d), 'utf8')])]);
   const name = file.replace(/[/.]/g, '_');
   const obj = join(buildDir, 'obj', `${name}-${key}.o`);

@@ -10,3 +10,6 @@
     (void)(isa);                      \
     ::kv::cpu_portable::fn(__VA_ARGS__); \
   } while (0)
+
+#undef KV_CPU_SELECT
+#define KV_CPU_SELECT(isa, fn) ((void)(isa), &::kv::cpu_portable::fn)
