@@ -1,6 +1,6 @@
 // One soak run: start the server process, take every distinct request's greedy reference one request
 // at a time, then run the planned requests at the given concurrency while sampling the server's RSS.
-// Once the last request is dispatched (10 ms after), the server gets
+// Once the last request is dispatched and the server holds every open one, the server gets
 // SIGTERM while the last wave of streams is in flight: it drains, every stream in flight must still
 // end exactly as its reference, and the server reports its state after the drain and exits 0. Probe
 // requests sent once it drains must get 503 with Retry-After (or find the listener already closed). Gathers the
@@ -212,7 +212,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     const outcomes: Array<[SoakRequest, Outcome]> = [];
     // Requests in flight: whether their response head came (for a stream: the server holds it).
-    const open = new Map<number, { headed: boolean }>();
+    const open = new Map<number, { headed: boolean; leavesEarly: boolean }>();
     let signalled = false;
     let openAtSignal = new Set<number>();
     let next = 0;
@@ -225,7 +225,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         if (next >= plan.length) break;
         const r = plan[next++] as SoakRequest;
         if (next === o.numRequests) allDispatched();
-        const state = { headed: false };
+        const state = { headed: false, leavesEarly: r.disconnect === 'before-first-token' || r.disconnect === 'during-prefill' };
         open.set(r.index, state);
         const outcome = await runRequest(server.url, r, prompts, o.requestTimeoutMs, {
           onResponse: () => { state.headed = true; },
@@ -238,9 +238,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
     }));
 
-    // SIGTERM 10 ms after the last planned request is dispatched (time for the server to take it).
+    // SIGTERM once the last planned request is dispatched and the server holds every open request that
+    // is not about to leave (or 1 s passed): those still unread would be refused as new work.
     await dispatched;
-    await new Promise((r) => setTimeout(r, 10));
+    const takenBy = performance.now() + 1000;
+    while (performance.now() < takenBy) {
+      const staying = [...open.values()].filter((s) => !s.leavesEarly).length;
+      if ((await server.stats()).inFlight >= staying) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
     sampling = false;
     const atSeconds = (performance.now() - start) / 1000;
     openAtSignal = new Set(open.keys());
@@ -252,7 +258,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const seconds = (performance.now() - start) / 1000;
     const drainReport = await server.drained;
     const exitCode = await server.exited;
-    const { inFlight, aborted, drainMs, metrics: metricsText, ...after } = drainReport;
+    const { inFlightAtSignal, aborted, drainMs, metrics: metricsText, ...after } = drainReport;
 
     const report: SoakReport = {
       numRequests: o.numRequests,
@@ -268,7 +274,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         atSeconds,
         clientOpen: openAtSignal.size,
         clientStreaming,
-        serverInFlight: inFlight,
+        serverInFlight: inFlightAtSignal,
         completedAfter: 0,
         disconnectedAfter: 0,
         refused: 0,

@@ -30,6 +30,8 @@ export interface AbortPhases {
 
 export interface SoakServerStats {
   stats: ReturnType<Engine['stats']>;
+  /** Requests the server holds (taken by a route, not yet finished). */
+  inFlight: number;
   rss: number;
   aborts: AbortPhases;
   finished: Record<string, number>;
@@ -37,7 +39,7 @@ export interface SoakServerStats {
 
 export interface SoakDrainReport extends SoakServerStats {
   /** Requests the server held when the signal arrived. */
-  inFlight: number;
+  inFlightAtSignal: number;
   /** Requests the drain had to abort (still running at the shutdown timeout). */
   aborted: number;
   drainMs: number;
@@ -129,7 +131,7 @@ process.on('message', (raw) => {
     })();
   }
 });
-const snapshot = (): SoakServerStats => ({ stats: engine.stats(), rss: process.memoryUsage().rss, aborts: { ...aborts }, finished: { ...finished } });
+const snapshot = (): SoakServerStats => ({ stats: engine.stats(), inFlight: app.kvserve.lifecycle.numInFlight, rss: process.memoryUsage().rss, aborts: { ...aborts }, finished: { ...finished } });
 
 let stopping = false;
 process.on('SIGTERM', () => {
@@ -147,7 +149,7 @@ process.on('SIGTERM', () => {
       after = snapshot();
     }
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    const report: SoakDrainReport = { ...after, inFlight, aborted: result.numAborted, drainMs: result.elapsedMs, metrics };
+    const report: SoakDrainReport = { ...after, inFlightAtSignal: inFlight, aborted: result.numAborted, drainMs: result.elapsedMs, metrics };
     await new Promise<void>((resolve) => { if (!process.send?.({ type: 'drained', ...report }, undefined, {}, () => resolve())) resolve(); });
     await app.close();
     await engine.close();
