@@ -26,6 +26,8 @@ export interface SoakOptions {
   server?: ServerOptions;
   /** Length of the during-prefill prompt in story repeats (~45 tokens each; default 4). */
   prefillRepeats?: number;
+  /** Every how many memory samples (one per 100 ms) one is settled, taken after a full GC (default 5). */
+  settleEvery?: number;
   /** The server's --shutdown-timeout for the SIGTERM at the end (default 60 s). */
   shutdownTimeoutMs?: number;
   onProgress?: (done: number, total: number) => void;
@@ -34,6 +36,9 @@ export interface SoakOptions {
 export interface RssSample {
   ms: number;
   rss: number;
+  heapUsed: number;
+  /** Taken right after a full GC in the server. */
+  settled: boolean;
 }
 
 export interface SoakReport {
@@ -76,8 +81,13 @@ export interface SoakReport {
   seconds: number;
   requestsPerSecond: number;
   after: SoakServerStats;
-  metricsAfter: { running: number | null; waiting: number | null; kvUsage: number | null; aborted: number | null };
-  rss: { samples: RssSample[]; q2: number; q4: number; change: number };
+  metricsAfter: { running: number | null; waiting: number | null; kvUsage: number | null; aborted: number | null; finished: Record<string, number> };
+  /**
+   * The server's memory: q2 / q4 / change are medians of the settled RSS samples (after a full GC) in
+   * the second and last quarter of the run; raw* the same over all samples (V8's heap grows and
+   * shrinks by tens of MiB between major GCs, so raw RSS swings with GC timing).
+   */
+  rss: { samples: RssSample[]; q2: number; q4: number; change: number; rawQ2: number; rawQ4: number; rawChange: number; heapQ2: number; heapQ4: number };
   kvCapacityTokens: number;
 }
 
@@ -85,7 +95,8 @@ interface ServerHandle {
   child: ChildProcess;
   url: string;
   kvTokens: number;
-  stats(): Promise<SoakServerStats>;
+  /** `gc`: run a full GC in the server first (a settled sample). */
+  stats(gc?: boolean): Promise<SoakServerStats>;
   /** The server's report after SIGTERM's drain. */
   drained: Promise<SoakDrainReport>;
   exited: Promise<number | null>;
@@ -105,7 +116,7 @@ async function startServer(model: string, engine: Partial<EngineOptions>, server
     server: { servedModelNames: ['stories'], chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}', ...server },
   };
   const child = fork(new URL('./server-process.ts', import.meta.url).pathname, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', '--expose-gc'],
     env: { ...process.env, KVSERVE_SOAK_CONFIG: JSON.stringify(config), KVSERVE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -148,10 +159,10 @@ async function startServer(model: string, engine: Partial<EngineOptions>, server
     exited,
     onPrefill: (index, leave) => { prefillWaiters.set(index, leave); },
     draining,
-    stats: () => new Promise((resolve) => {
+    stats: (gc = false) => new Promise((resolve) => {
       const id = nextId++;
       pending.set(id, resolve);
-      child.send({ type: 'stats', id });
+      child.send({ type: 'stats', id, gc });
     }),
     close: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -202,10 +213,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const samples: RssSample[] = [];
     const start = performance.now();
     let sampling = true;
+    const settleEvery = o.settleEvery ?? 5;
     const sampler = (async () => {
-      while (sampling) {
-        const s = await server.stats();
-        samples.push({ ms: performance.now() - start, rss: s.rss });
+      for (let n = 0; sampling; n++) {
+        const settled = n % settleEvery === settleEvery - 1;
+        const s = await server.stats(settled);
+        samples.push({ ms: performance.now() - start, rss: s.rss, heapUsed: s.heapUsed, settled });
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -296,8 +309,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         kvUsage: metric(metricsText, 'vllm:kv_cache_usage_perc'),
         aborted: /vllm:request_success_total\{[^}]*finished_reason="abort"[^}]*\} (\S+)/.exec(metricsText)?.[1] !== undefined
           ? Number(/vllm:request_success_total\{[^}]*finished_reason="abort"[^}]*\} (\S+)/.exec(metricsText)?.[1]) : null,
+        finished: Object.fromEntries([...metricsText.matchAll(/^vllm:request_success_total\{[^}]*finished_reason="(\w+)"[^}]*\} (\S+)$/gm)].map((m) => [m[1] as string, Number(m[2])])),
       },
-      rss: { samples, q2: NaN, q4: NaN, change: NaN },
+      rss: { samples, q2: NaN, q4: NaN, change: NaN, rawQ2: NaN, rawQ4: NaN, rawChange: NaN, heapQ2: NaN, heapQ4: NaN },
       kvCapacityTokens: server.kvTokens,
     };
     for (const [r, out] of outcomes) {
@@ -339,10 +353,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (outcomes.length !== plan.length) throw new Error(`lost requests: ${plan.length - outcomes.length}`);
     report.numRequests = o.numRequests;
     const end = samples[samples.length - 1]?.ms ?? 0;
-    const inQuarter = (q: number): number[] => samples.filter((s) => s.ms >= (end * (q - 1)) / 4 && s.ms < (end * q) / 4 + (q === 4 ? 1 : 0)).map((s) => s.rss);
-    report.rss.q2 = median(inQuarter(2));
-    report.rss.q4 = median(inQuarter(4));
+    const inQuarter = (q: number, of: 'rss' | 'heapUsed', settledOnly: boolean): number[] => samples
+      .filter((s) => (!settledOnly || s.settled) && s.ms >= (end * (q - 1)) / 4 && s.ms < (end * q) / 4 + (q === 4 ? 1 : 0)).map((s) => s[of]);
+    report.rss.q2 = median(inQuarter(2, 'rss', true));
+    report.rss.q4 = median(inQuarter(4, 'rss', true));
     report.rss.change = (report.rss.q4 - report.rss.q2) / report.rss.q2;
+    report.rss.rawQ2 = median(inQuarter(2, 'rss', false));
+    report.rss.rawQ4 = median(inQuarter(4, 'rss', false));
+    report.rss.rawChange = (report.rss.rawQ4 - report.rss.rawQ2) / report.rss.rawQ2;
+    report.rss.heapQ2 = median(inQuarter(2, 'heapUsed', true));
+    report.rss.heapQ4 = median(inQuarter(4, 'heapUsed', true));
     return report;
   } finally {
     await server.close();
@@ -360,7 +380,8 @@ export function formatReport(r: SoakReport): string {
     `SIGTERM at ${r.sigterm.atSeconds.toFixed(1)} s with ${r.sigterm.clientOpen} requests open (${r.sigterm.clientStreaming} streaming; the server held ${r.sigterm.serverInFlight}): ${r.sigterm.completedAfter} then completed exactly, ${r.sigterm.disconnectedAfter} disconnected as planned, ${r.sigterm.refused} not yet taken and refused with 503; ${r.sigterm.numProbes} probes while draining: ${r.sigterm.probesRefused} got 503, ${r.sigterm.probesClosed} found the listener closed, ${r.sigterm.probeProblems.length} otherwise; ${r.sigterm.refusedWithoutRetryAfter} 503s without Retry-After; drain took ${r.sigterm.drainSeconds.toFixed(2)} s, aborted ${r.sigterm.aborted}; exit code ${r.sigterm.exitCode}`,
     `after the drain: running ${r.after.stats.numRunning}, waiting ${r.after.stats.numWaiting}, KV blocks used ${r.after.stats.kvBlocksUsed}/${r.after.stats.kvBlocksTotal}; /metrics running ${r.metricsAfter.running}, waiting ${r.metricsAfter.waiting}, kv usage ${r.metricsAfter.kvUsage}, aborts ${r.metricsAfter.aborted}`,
     `preemptions: ${r.after.stats.numPreemptions}; prefix cache hit rate ${(r.after.stats.prefixCacheHitRate * 100).toFixed(1)} %; KV capacity ${r.kvCapacityTokens} tokens`,
-    `server RSS: median ${mb(r.rss.q2)} MiB in the second quarter, ${mb(r.rss.q4)} MiB in the last (${(r.rss.change * 100).toFixed(2)} %), ${r.rss.samples.length} samples`,
+    `server RSS after a full GC (settled): median ${mb(r.rss.q2)} MiB in the second quarter, ${mb(r.rss.q4)} MiB in the last (${(r.rss.change * 100).toFixed(2)} %), ${r.rss.samples.filter((s) => s.settled).length} samples; V8 heap used ${mb(r.rss.heapQ2)} -> ${mb(r.rss.heapQ4)} MiB`,
+    `server RSS, every sample: median ${mb(r.rss.rawQ2)} MiB in the second quarter, ${mb(r.rss.rawQ4)} MiB in the last (${(r.rss.rawChange * 100).toFixed(2)} %), ${r.rss.samples.length} samples`,
   ];
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@
 // SIGTERM drains as `kvserve serve` does (lib/cli/serve.ts): readiness goes false, new requests get
 // 503, the streams in flight finish within the shutdown timeout; then it reports the drain and the
 // engine's state after it (stats, /metrics) over IPC, closes the server and the engine, and exits 0.
+// A stats request may ask for a full GC first (a settled sample: the memory the server retains).
 // Config: KVSERVE_SOAK_CONFIG (JSON: { engine: EngineOptions, server: ServerOptions, shutdownTimeoutMs }).
 import { Engine } from '../../../lib/engine/engine.js';
 import type { EngineOptions } from '../../../lib/engine/engine-options.js';
@@ -33,6 +34,8 @@ export interface SoakServerStats {
   /** Requests the server holds (taken by a route, not yet finished). */
   inFlight: number;
   rss: number;
+  /** V8 heap in use (after the last GC's effect), bytes. */
+  heapUsed: number;
   aborts: AbortPhases;
   finished: Record<string, number>;
 }
@@ -122,6 +125,9 @@ const url = await app.listen({ host: '127.0.0.1', port: 0 });
 process.on('message', (raw) => {
   const m = raw as { type: string; id?: number };
   if (m.type === 'stats') {
+    // A settled sample: after a full GC (the process runs with --expose-gc), so that what V8 has not
+    // yet collected does not count as memory the server keeps.
+    if ((m as { gc?: boolean }).gc) (globalThis as { gc?: () => void }).gc?.();
     process.send?.({ type: 'stats', id: m.id, ...snapshot() });
   } else if (m.type === 'close') {
     void (async () => {
@@ -131,7 +137,7 @@ process.on('message', (raw) => {
     })();
   }
 });
-const snapshot = (): SoakServerStats => ({ stats: engine.stats(), inFlight: app.kvserve.lifecycle.numInFlight, rss: process.memoryUsage().rss, aborts: { ...aborts }, finished: { ...finished } });
+const snapshot = (): SoakServerStats => ({ stats: engine.stats(), inFlight: app.kvserve.lifecycle.numInFlight, rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, aborts: { ...aborts }, finished: { ...finished } });
 
 let stopping = false;
 process.on('SIGTERM', () => {
