@@ -27,13 +27,15 @@ export interface GenerationDeps {
 export class ExchangeGenerations {
   readonly streams: Array<AsyncGenerator<GenerateEvent>>;
   readonly signal: AbortSignal;
+  private readonly instrumented: Instrumented[];
   private readonly controller: AbortController;
   private readonly cleanup: () => void;
   private closed = false;
 
   /** @internal use startGenerations */
-  constructor(streams: Array<AsyncGenerator<GenerateEvent>>, controller: AbortController, cleanup: () => void) {
-    this.streams = streams;
+  constructor(instrumented: Instrumented[], controller: AbortController, cleanup: () => void) {
+    this.instrumented = instrumented;
+    this.streams = instrumented.map((i) => i.stream);
     this.controller = controller;
     this.signal = controller.signal;
     this.cleanup = cleanup;
@@ -49,8 +51,12 @@ export class ExchangeGenerations {
     if (this.closed) return;
     this.closed = true;
     this.controller.abort();
-    // Streams left mid-way finish reading the engine's (abort) end in the background, for the metrics.
-    for (const stream of this.streams) void stream.return(undefined).catch(() => undefined);
+    // Streams left mid-way, or never read (the client left before the route read them), finish reading
+    // the engine's (abort) end in the background, for the metrics.
+    for (const i of this.instrumented) {
+      i.releaseUnread();
+      void i.stream.return(undefined).catch(() => undefined);
+    }
     this.cleanup();
   }
 }
@@ -113,32 +119,61 @@ export function drainingError(): HttpError {
   });
 }
 
-async function* instrument(
+interface Instrumented {
+  stream: AsyncGenerator<GenerateEvent>;
+  /** When the stream was never read: abort the request and count the rest of its events (its end). */
+  releaseUnread(): void;
+}
+
+/**
+ * One engine request's events with the metrics taken as they pass. The first event (already read by
+ * startGenerations) counts at once: a route may never read a stream (its client left), and a
+ * generator that never started runs no `finally`; releaseUnread then reads the request's end.
+ */
+function instrument(
   iterator: AsyncIterator<GenerateEvent>,
   first: IteratorResult<GenerateEvent>,
   metrics: ServerMetrics,
   controller: AbortController,
-): AsyncGenerator<GenerateEvent> {
+): Instrumented {
   const tracker = metrics.startRequest();
-  let result = first;
-  try {
-    while (!result.done) {
-      tracker.onEvent(result.value);
-      yield result.value;
-      result = await iterator.next();
+  if (!first.done) tracker.onEvent(first.value);
+  let started = false;
+  let released = false;
+  // Reads what the engine still delivers, so the request's end is counted and nothing is left running.
+  const readRest = async (): Promise<void> => {
+    try {
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) tracker.onEvent(r.value);
+    } catch {
+      // An aborted or failed request ends here; there is nobody left to tell.
     }
-  } finally {
-    if (!result.done) {
-      // The consumer left early (client gone, a failed write, an error): abort the request and read
-      // what the engine still delivers, so its end is counted and nothing is left running.
-      controller.abort();
-      try {
-        for (result = await iterator.next(); !result.done; result = await iterator.next()) tracker.onEvent(result.value);
-      } catch {
-        // An aborted or failed request ends here; there is nobody left to tell.
+  };
+  async function* run(): AsyncGenerator<GenerateEvent> {
+    started = true;
+    let result = first;
+    try {
+      while (!result.done) {
+        yield result.value;
+        result = await iterator.next();
+        if (!result.done) tracker.onEvent(result.value);
+      }
+    } finally {
+      if (!result.done) {
+        // The consumer left early (client gone, a failed write, an error): abort the request.
+        controller.abort();
+        await readRest();
       }
     }
   }
+  return {
+    stream: run(),
+    releaseUnread: () => {
+      if (started || released || first.done) return;
+      released = true;
+      controller.abort();
+      void readRest();
+    },
+  };
 }
 
 /** Interleaves async iterables as their values arrive; ends when all have ended. */

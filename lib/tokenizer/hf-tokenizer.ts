@@ -44,6 +44,49 @@ async function readJson(dir: string, name: string, required: boolean): Promise<J
   }
 }
 
+/**
+ * tokenizer.json models the `tokenizers` library loads but then panics on while encoding, in a thread
+ * where the panic aborts the whole process (found by bench/fuzz/loaders.ts): a BPE model with a
+ * `continuing_subword_prefix` ("null" for null: "slice index starts at 1 but ends at 0", bpe/model.rs).
+ * LLaMA-family tokenizers (SentencePiece BPE with byte fallback, GPT-2 byte-level BPE) have none; the
+ * prefix belongs to WordPiece-style vocabularies, so such a BPE model is refused at load instead.
+ */
+function rejectAbortingModel(dir: string, model: unknown): void {
+  if (typeof model !== 'object' || model === null) return;
+  const m = model as Json;
+  if (m.type !== 'BPE') return;
+  const prefix = m.continuing_subword_prefix;
+  if (prefix !== undefined && prefix !== null && prefix !== '') {
+    throw loadError(dir, `tokenizer.json: model.continuing_subword_prefix: expected null for a BPE model (kvserve serves SentencePiece and byte-level BPE tokenizers), got ${JSON.stringify(prefix)?.slice(0, 40)}`);
+  }
+}
+
+/**
+ * The same for post-processors (also found by the loader fuzzer): a TemplateProcessing whose template
+ * names a special token its `special_tokens` map lacks panics on every encode ("no entry found for key",
+ * processors/template.rs). Checked in Sequence processors too.
+ */
+function rejectAbortingPostProcessor(dir: string, processor: unknown, where: string): void {
+  if (typeof processor !== 'object' || processor === null) return;
+  const p = processor as Json;
+  if (p.type === 'Sequence' && Array.isArray(p.processors)) {
+    p.processors.forEach((inner, i) => rejectAbortingPostProcessor(dir, inner, `${where}.processors[${i}]`));
+    return;
+  }
+  if (p.type !== 'TemplateProcessing') return;
+  const special = typeof p.special_tokens === 'object' && p.special_tokens !== null ? (p.special_tokens as Json) : {};
+  for (const part of ['single', 'pair'] as const) {
+    const template = p[part];
+    if (!Array.isArray(template)) continue;
+    for (const piece of template) {
+      const id = (piece as { SpecialToken?: { id?: unknown } } | null)?.SpecialToken?.id;
+      if (id !== undefined && (typeof id !== 'string' || !Object.hasOwn(special, id))) {
+        throw loadError(dir, `tokenizer.json: ${where}.${part}: the template names the special token ${JSON.stringify(id)?.slice(0, 60)}, which ${where}.special_tokens does not define`);
+      }
+    }
+  }
+}
+
 /** A special-token entry of tokenizer_config.json / special_tokens_map.json: a string or { content }. */
 function tokenContent(value: unknown): string | null {
   if (typeof value === 'string') return value;
@@ -88,6 +131,8 @@ export class HfTokenizer implements Tokenizer {
     const specialMap = (await readJson(dir, 'special_tokens_map.json', false)) ?? {};
     const generation = (await readJson(dir, 'generation_config.json', false)) ?? {};
 
+    rejectAbortingModel(dir, tokenizerJson.model);
+    rejectAbortingPostProcessor(dir, tokenizerJson.post_processor, 'post_processor');
     let native: HfNativeTokenizer;
     try {
       native = HfNativeTokenizer.fromFile(join(dir, 'tokenizer.json'));

@@ -2,7 +2,8 @@
 // faults injected through real means. A native step given a malformed input (the real addon rejects
 // it) fails exactly the requests of that step with ERR_NATIVE_STEP while the engine serves the rest
 // and later requests exactly; a detokenizer that throws on one request's token fails that request
-// alone (ERR_ENGINE_REQUEST_FAILED, an error event on its stream); clients that reset their socket
+// alone (ERR_ENGINE_REQUEST_FAILED, an error event on its stream), and so does a stop-string check that
+// throws mid-stream or at the request's end; clients that reset their socket
 // or stop reading affect only themselves; stop strings at the edges (in the prompt only, the first
 // character, across tokens, regex characters, many of them) end their request at the right place.
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { KvserveError } from '../../lib/errors.js';
 import type { GenerateEvent } from '../../lib/engine/types.js';
 import type { NativeModel, NativeStepInput } from '../../lib/native/types.js';
 import type { DecodeStream } from '../../lib/tokenizer/types.js';
+import { StopStringMatcher } from '../../lib/tokenizer/stop-strings.js';
 import { direct, eventually, postJson, servedModel, type Served } from '../helpers/serving.js';
 import { runWellFormed, wellFormedRequests } from '../helpers/well-formed.js';
 
@@ -148,6 +150,67 @@ test("a detokenizer that throws on one request's token fails that request alone"
     body: JSON.stringify({ prompt: 'Once', max_tokens: 8, logit_bias: { [MARKER]: 100 }, stream: true }) });
   assert.match(await res.text(), /"message":"request .* failed: detokenizer fault on token 400"/);
   assert.equal((await postJson(`${s.url}/v1/completions`, { prompt: others[0], max_tokens: 24, temperature: 0, ignore_eos: true })).body.choices[0].text, reference[0]);
+  await idle(s);
+});
+
+test("a stop-string check that throws (mid-stream or at the end) fails that request alone", async (t) => {
+  const s = await served(t);
+  if (!s) return;
+  // The fault is keyed by a stop string only the victims carry; their matchers are real ones that
+  // throw once the victim has produced a few tokens (push) or when it ends (flush).
+  const PUSH_FAULT = '\u0001stop-check-fault-push';
+  const FLUSH_FAULT = '\u0001stop-check-fault-flush';
+  const proto = StopStringMatcher.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const push = proto.push as (this: StopStringMatcher, piece: string) => unknown;
+  const flush = proto.flush as (this: StopStringMatcher) => unknown;
+  const stopsOf = (m: StopStringMatcher): readonly string[] => (m as unknown as { stops: readonly string[] }).stops;
+  const pushes = new WeakMap<StopStringMatcher, number>();
+  proto.push = function (this: StopStringMatcher, piece: unknown) {
+    if (stopsOf(this).includes(PUSH_FAULT)) {
+      const n = (pushes.get(this) ?? 0) + 1;
+      pushes.set(this, n);
+      if (n === 4) throw new Error('stop check fault in push');
+    }
+    return push.call(this, piece as string);
+  };
+  proto.flush = function (this: StopStringMatcher) {
+    if (stopsOf(this).includes(FLUSH_FAULT)) throw new Error('stop check fault in flush');
+    return flush.call(this);
+  };
+  t.after(() => {
+    proto.push = push as (...args: unknown[]) => unknown;
+    proto.flush = flush as (...args: unknown[]) => unknown;
+  });
+  const prompts = ['Once upon a time', 'The little dog'];
+  const plain = await Promise.all(prompts.map(async (p) => (await direct(s.engine, p, GREEDY))[0]!.text));
+  // A stop string that does hit in the second prompt's output, so the healthy requests exercise the
+  // same check the victims break.
+  const hit = plain[1]!.slice(10, 16);
+  const withStop = (await direct(s.engine, prompts[1]!, { ...GREEDY, stop: [hit, 'zzqq'] }))[0]!;
+  assert.equal(withStop.finishReason, 'stop');
+  // maxNumSeqs = 2: each victim shares its steps with a healthy request.
+  const results = await Promise.allSettled([
+    collect(s.engine.generate(prompts[0]!, { ...GREEDY, stop: [PUSH_FAULT] })),
+    collect(s.engine.generate(prompts[0]!, GREEDY)),
+    collect(s.engine.generate(prompts[1]!, { ...GREEDY, stop: ['zzqq', FLUSH_FAULT] })),
+    collect(s.engine.generate(prompts[1]!, { ...GREEDY, stop: [hit, 'zzqq'] })),
+  ]);
+  for (const [i, message] of [[0, /stop check fault in push/], [2, /stop check fault in flush/]] as const) {
+    const r = results[i]!;
+    assert.equal(r.status, 'rejected', `victim #${i}`);
+    const err = (r as PromiseRejectedResult).reason as KvserveError;
+    assert.equal(err.code, 'ERR_ENGINE_REQUEST_FAILED');
+    assert.match(err.message, message);
+  }
+  assert.deepEqual(results[1], { status: 'fulfilled', value: plain[0] });
+  assert.deepEqual(results[3], { status: 'fulfilled', value: withStop.text });
+  // Over HTTP: the victim's stream ends with an error event and [DONE]; the next request is served.
+  const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: prompts[0], max_tokens: 24, temperature: 0, ignore_eos: true, stop: [PUSH_FAULT], stream: true }) });
+  const body = await res.text();
+  assert.match(body, /"message":"request .* failed: stop check fault in push"/);
+  assert.match(body, /data: \[DONE\]\n\n$/);
+  assert.equal((await postJson(`${s.url}/v1/completions`, { prompt: prompts[0], max_tokens: 24, temperature: 0, ignore_eos: true, stop: ['zzqq'] })).body.choices[0].text, plain[0]);
   await idle(s);
 });
 

@@ -7,7 +7,8 @@
 // request line, wrong methods, unknown paths), and clients that truncate, trickle or stall.
 import { Random } from '../../bench/fuzz/js/random.js';
 import { requestLinePath } from '../../lib/server/http-limits.js';
-import type { RawSendOptions } from './raw-http.js';
+import { protocolOf } from '../../lib/server/error-render.js';
+import type { RawResponse, RawSendOptions } from './raw-http.js';
 import { httpBytes } from './raw-http.js';
 
 export interface FuzzCase {
@@ -255,10 +256,12 @@ export function generateCases(routes: Array<{ method: string; url: string }>, co
     add({ name: `10 MB prompt ${route}`, path: concretePath(route), bytes: post(concretePath(route), JSON.stringify(body)), send: {} });
   }
   for (const route of ['/v1/completions', '/generate', '/v2/models/:model/generate']) {
+    if (!posts.includes(route)) continue;
     const big = `{"prompt":"${'b'.repeat(limits.bodyLimit + 1024)}"}`;
     add({ name: `over the body limit ${route}`, path: concretePath(route), bytes: post(concretePath(route), big), send: {}, statuses: [413] });
   }
   for (const route of ['/v1/completions', '/generate_stream', '/v2/models/:model/generate_stream']) {
+    if (!posts.includes(route)) continue;
     const path = concretePath(route);
     const body = JSON.stringify(ROUTE_BODIES[family(route)]?.base() ?? {});
     const full = post(path, body);
@@ -358,4 +361,25 @@ export function generateCases(routes: Array<{ method: string; url: string }>, co
     }
   }
   return cases;
+}
+
+/** What is wrong with a response to a malformed request, or null. */
+export function problemWith(c: FuzzCase, r: RawResponse): string | null {
+  if (r.status === -1) return 'no answer: the connection stayed open past the timeout';
+  if (r.status === 0) return `closed without an HTTP response (${JSON.stringify(r.body.slice(0, 80))})`;
+  if (r.status < 400 || r.status > 499) return `status ${r.status}, expected a 4xx: ${r.body.slice(0, 200)}`;
+  if (c.statuses && !c.statuses.includes(r.status)) return `status ${r.status}, expected ${c.statuses.join(' or ')}: ${r.body.slice(0, 200)}`;
+  let body: any;
+  try {
+    body = JSON.parse(r.body);
+  } catch {
+    return `status ${r.status} with a body that is not JSON: ${JSON.stringify(r.body.slice(0, 120))}`;
+  }
+  const protocol = c.path === null ? 'openai' : protocolOf(c.path);
+  const ok = protocol === 'openai'
+    ? typeof body?.error === 'object' && body.error !== null && typeof body.error.message === 'string' && typeof body.error.type === 'string'
+    : protocol === 'tgi'
+      ? typeof body?.error === 'string' && typeof body?.error_type === 'string'
+      : typeof body?.error === 'string' && Object.keys(body).length === 1;
+  return ok ? null : `status ${r.status}: not a ${protocol} error body: ${r.body.slice(0, 200)}`;
 }

@@ -5,9 +5,8 @@
 // they produce alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocolOf } from '../../lib/server/error-render.js';
-import { generateCases, type FuzzCase } from '../helpers/http-fuzz-cases.js';
-import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
+import { generateCases, problemWith } from '../helpers/http-fuzz-cases.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { eventually, servedModel } from '../helpers/serving.js';
 import { runWellFormed, wellFormedRequests } from '../helpers/well-formed.js';
 
@@ -16,27 +15,6 @@ const SEED = Number(process.env.KVSERVE_HTTP_FUZZ_SEED ?? 8);
 const BODY_LIMIT = 10 * 1024 * 1024;
 const MAX_HEADER_SIZE = 8192;
 const served = servedModel({ kvCacheDtype: 'f32', maxNumSeqs: 16 }, { requestTimeoutMs: 1500, maxHeaderSize: MAX_HEADER_SIZE, bodyLimit: BODY_LIMIT });
-
-/** What is wrong with a response to a malformed request, or null. */
-function problemWith(c: FuzzCase, r: RawResponse): string | null {
-  if (r.status === -1) return 'no answer: the connection stayed open past the timeout';
-  if (r.status === 0) return `closed without an HTTP response (${JSON.stringify(r.body.slice(0, 80))})`;
-  if (r.status < 400 || r.status > 499) return `status ${r.status}, expected a 4xx: ${r.body.slice(0, 200)}`;
-  if (c.statuses && !c.statuses.includes(r.status)) return `status ${r.status}, expected ${c.statuses.join(' or ')}: ${r.body.slice(0, 200)}`;
-  let body: any;
-  try {
-    body = JSON.parse(r.body);
-  } catch {
-    return `status ${r.status} with a body that is not JSON: ${JSON.stringify(r.body.slice(0, 120))}`;
-  }
-  const protocol = c.path === null ? 'openai' : protocolOf(c.path);
-  const ok = protocol === 'openai'
-    ? typeof body?.error === 'object' && body.error !== null && typeof body.error.message === 'string' && typeof body.error.type === 'string'
-    : protocol === 'tgi'
-      ? typeof body?.error === 'string' && typeof body?.error_type === 'string'
-      : typeof body?.error === 'string' && Object.keys(body).length === 1;
-  return ok ? null : `status ${r.status}: not a ${protocol} error body: ${r.body.slice(0, 200)}`;
-}
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -15,6 +15,8 @@ import { setLogger } from '../../lib/log.js';
 import { PUBLIC_ROUTES } from '../../lib/server/auth.js';
 import { protocolOf } from '../../lib/server/error-render.js';
 import { concretePath } from '../helpers/http-fuzz-cases.js';
+import { MODELS, modelPath } from '../helpers/models.js';
+import { startServe } from '../helpers/serve-process.js';
 import { postJson, servedModel } from '../helpers/serving.js';
 import { runWellFormed, wellFormedRequests } from '../helpers/well-formed.js';
 
@@ -66,6 +68,48 @@ test('API key: every registered route but health, readiness and metrics answers 
   // Unknown routes are denied too (deny by default), and the key also works as x-api-key.
   assert.equal((await fetch(`${s.url}/v1/secret`)).status, 401);
   assert.equal((await postJson(`${s.url}/v1/completions`, { prompt: 'x', max_tokens: 1 }, { 'x-api-key': KEY })).status, 200);
+});
+
+test('kvserve serve --api-key: the same walk over the real process (every route 401 without the key but the public probes)', { timeout: 120_000 }, async (t) => {
+  const s = await keyed(t);
+  const model = modelPath(t, MODELS.stories260kGguf);
+  if (!s || model === null) return;
+  const server = startServe([model, '--port', '0', '--max-model-len', '128', '--kv-cache-memory', '1MiB', '--threads', '1', '--served-model-name', 'stories', '--api-key', KEY]);
+  t.after(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL'); });
+  const ready = await server.waitFor((l) => l.msg.startsWith('serving'));
+  assert.equal(ready.apiKey, true);
+  const url = ready.address as string;
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  // The route list of an app built the same way (the process serves the same buildApp).
+  let numProtected = 0;
+  for (const route of s.app.kvserve.routes) {
+    const path = concretePath(route.url);
+    const isPublic = PUBLIC_ROUTES.has(route.url) && (route.method === 'GET' || route.method === 'HEAD');
+    const body = route.method === 'POST' ? '{}' : undefined;
+    const headers = body ? { 'content-type': 'application/json' } : undefined;
+    const without = await fetch(`${url}${path}`, { method: route.method, ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
+    await without.arrayBuffer();
+    if (isPublic) {
+      assert.notEqual(without.status, 401, `${route.method} ${route.url} is public`);
+      continue;
+    }
+    numProtected++;
+    assert.equal(without.status, 401, `${route.method} ${route.url} without the key`);
+    const wrong = await fetch(`${url}${path}`, { method: route.method, ...(body ? { body } : {}), headers: { ...headers, authorization: 'Bearer wrong' } });
+    await wrong.arrayBuffer();
+    assert.equal(wrong.status, 401, `${route.method} ${route.url} with a wrong key`);
+    const withKey = await fetch(`${url}${path}`, { method: route.method, ...(body ? { body } : {}), headers: { ...headers, authorization: `Bearer ${KEY}` } });
+    await withKey.arrayBuffer();
+    assert.notEqual(withKey.status, 401, `${route.method} ${route.url} with the key`);
+  }
+  assert.ok(numProtected >= 25, `${numProtected} protected routes`);
+  assert.equal((await fetch(`${url}/v1/secret`)).status, 401);
+  const ok = await postJson(`${url}/v1/completions`, { model: 'stories', prompt: 'Once upon a time', max_tokens: 4 }, { authorization: `Bearer ${KEY}` });
+  assert.equal(ok.status, 200);
+  // The key never reaches the logs.
+  assert.ok(!server.logs.some((l) => JSON.stringify(l).includes(KEY)) && !server.stderr().includes(KEY), 'the API key appears in the logs');
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exit, 0);
 });
 
 const plain = servedModel({ kvCacheDtype: 'f32' });

@@ -1,8 +1,11 @@
 // The soak's requests: greedy, streamed, spread over the OpenAI (completions and chat), TGI and
-// KServe/Triton streaming routes; a share of the clients disconnect at a random point (before any
-// response byte, during a long prompt's prefill, or after some streamed events). One request runs
-// over its own connection (node:http, no keep-alive) so a disconnect is a closed socket, as with a
-// real client that goes away.
+// KServe/Triton streaming routes; a share of the clients disconnect at a random point: before the
+// first token (a few ms after sending, often before any response byte), during a long prompt's
+// prefill (a long prompt no other request shares, so the prefix cache cannot skip it and its prefill
+// spans several steps; the client leaves when the server says the engine has scheduled it and no
+// token is out yet, or at its first event at the latest), or mid-stream (after some events). The server counts where each aborted request really was (waiting,
+// prefill, decoding). One request runs over its own connection (node:http, no keep-alive) so a
+// disconnect is a closed socket, as with a real client that goes away.
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { Random } from '../../fuzz/js/random.js';
 
@@ -15,21 +18,26 @@ export interface SoakRequest {
   prompt: number;
   maxTokens: number;
   disconnect: Disconnect | null;
-  /** Events to read before a mid-stream disconnect; ms to wait before an early one. */
+  /** Events to read before a mid-stream disconnect; ms after sending before a before-first-token one. */
   disconnectAfter: number;
 }
 
 export type Outcome =
   | { kind: 'completed'; text: string; ms: number }
   | { kind: 'disconnected'; gotBytes: boolean; ms: number }
-  | { kind: 'failed'; status: number; error: string; ms: number }
+  | { kind: 'failed'; status: number; error: string; ms: number; retryAfter?: string | undefined; afterSignal?: boolean }
   | { kind: 'hung'; ms: number };
 
 export const ROUTES: Route[] = ['completions', 'chat', 'tgi', 'kserve'];
 
-/** Short story starts, and long prompts whose prefill spans several steps. */
-export function soakPrompts(): string[] {
-  const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. ';
+const STORY = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. ';
+
+/**
+ * Short story starts, and long prompts whose prefill spans several steps; the last one (the story
+ * `prefillRepeats` times, ~45 tokens each with stories260K) is for clients that leave during prefill.
+ */
+export function soakPrompts(prefillRepeats = 4): string[] {
+  const story = STORY;
   return [
     'Once upon a time',
     'The little dog',
@@ -39,17 +47,19 @@ export function soakPrompts(): string[] {
     'The sun was shining and',
     story.repeat(3),
     `${story.repeat(4)}Then`,
+    `${story.repeat(prefillRepeats)}And`,
   ];
 }
 
-export const LONG_PROMPTS = [6, 7];
+/** The prompt of clients that leave during prefill. */
+export const PREFILL_PROMPT = 8;
 
 export function planRequests(count: number, seed: number, disconnectShare: number, maxTokens: readonly number[]): SoakRequest[] {
   const rng = new Random(seed);
-  const prompts = soakPrompts();
+  const numPrompts = PREFILL_PROMPT;
   return Array.from({ length: count }, (_, index) => {
     const disconnect: Disconnect | null = rng.float() < disconnectShare ? rng.pick(['before-first-token', 'during-prefill', 'mid-stream'] as const) : null;
-    const prompt = disconnect === 'during-prefill' ? rng.pick(LONG_PROMPTS) : rng.int(prompts.length);
+    const prompt = disconnect === 'during-prefill' ? PREFILL_PROMPT : rng.int(numPrompts);
     const n = rng.pick(maxTokens);
     return {
       index,
@@ -57,7 +67,7 @@ export function planRequests(count: number, seed: number, disconnectShare: numbe
       prompt,
       maxTokens: n,
       disconnect,
-      disconnectAfter: disconnect === 'mid-stream' ? 1 + rng.int(Math.max(1, n - 1)) : rng.int(disconnect === 'during-prefill' ? 40 : 15),
+      disconnectAfter: disconnect === 'mid-stream' ? 1 + rng.int(Math.max(1, n - 1)) : rng.int(15),
     };
   });
 }
@@ -67,8 +77,10 @@ export function referenceKey(r: Pick<SoakRequest, 'route' | 'prompt' | 'maxToken
   return `${r.route}|${r.prompt}|${r.maxTokens}`;
 }
 
-function requestFor(r: Pick<SoakRequest, 'route' | 'prompt' | 'maxTokens'>, prompts: string[]): { path: string; body: unknown } {
-  const prompt = prompts[r.prompt] as string;
+function requestFor(r: Pick<SoakRequest, 'index' | 'route' | 'prompt' | 'maxTokens' | 'disconnect'>, prompts: string[]): { path: string; body: unknown } {
+  // A client that leaves during its prefill never reads its text: its prompt starts with its own index,
+  // so the prefix cache cannot skip the prefill it leaves in the middle of.
+  const prompt = r.disconnect === 'during-prefill' ? `${r.index}. ${prompts[r.prompt] as string}` : (prompts[r.prompt] as string);
   switch (r.route) {
     case 'completions':
       return { path: '/v1/completions', body: { model: 'stories', prompt, max_tokens: r.maxTokens, temperature: 0, stream: true } };
@@ -99,8 +111,17 @@ function readEvent(route: Route, data: string): { text: string; done: boolean; e
   }
 }
 
+export interface RequestHooks {
+  /** The response's head arrived (for a stream: the engine holds the request). */
+  onResponse?: (status: number) => void;
+  /** Whether the server has been sent SIGTERM (a 503 after it is the drain refusing new work). */
+  signalled?: () => boolean;
+  /** Calls `leave` once the server reports this request in its prefill. */
+  onPrefill?: (index: number, leave: () => void) => void;
+}
+
 /** Runs one request to its end, its disconnect, or the timeout. */
-export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], timeoutMs: number): Promise<Outcome> {
+export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], timeoutMs: number, hooks: RequestHooks = {}): Promise<Outcome> {
   const { path, body } = requestFor(r, prompts);
   const start = performance.now();
   const elapsed = (): number => performance.now() - start;
@@ -121,6 +142,8 @@ export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], t
     const payload = JSON.stringify(body);
     req = httpRequest(`${baseUrl}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
       gotBytes = true;
+      const afterSignal = hooks.signalled?.() ?? false;
+      hooks.onResponse?.(res.statusCode ?? 0);
       let buffer = '';
       let text = '';
       let done = false;
@@ -149,6 +172,11 @@ export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], t
           }
           done ||= e.done;
           numEvents++;
+          if (r.disconnect === 'during-prefill' && !done) {
+            // The first token came before the timer: leave now, before reading it.
+            finish({ kind: 'disconnected', gotBytes: true, ms: elapsed() });
+            return;
+          }
           if (r.disconnect === 'mid-stream' && numEvents >= r.disconnectAfter && !done) {
             finish({ kind: 'disconnected', gotBytes: true, ms: elapsed() });
             return;
@@ -156,7 +184,10 @@ export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], t
         }
       });
       res.on('end', () => {
-        if (res.statusCode !== 200) finish({ kind: 'failed', status: res.statusCode ?? 0, error: (errorText ?? buffer).slice(0, 300), ms: elapsed() });
+        if (res.statusCode !== 200) {
+          const retryAfter = res.headers['retry-after'];
+          finish({ kind: 'failed', status: res.statusCode ?? 0, error: (errorText ?? buffer).slice(0, 300), ms: elapsed(), retryAfter, afterSignal });
+        }
         else if (errorText !== null) finish({ kind: 'failed', status: 200, error: `stream error: ${errorText.slice(0, 300)}`, ms: elapsed() });
         else if (!done) finish({ kind: 'failed', status: 200, error: 'the stream ended without its last event', ms: elapsed() });
         else finish({ kind: 'completed', text, ms: elapsed() });
@@ -165,7 +196,8 @@ export function runRequest(baseUrl: string, r: SoakRequest, prompts: string[], t
     });
     req.on('error', (err) => finish({ kind: 'failed', status: 0, error: err.message, ms: elapsed() }));
     req.end(payload);
-    if (r.disconnect === 'before-first-token' || r.disconnect === 'during-prefill') {
+    if (r.disconnect === 'during-prefill') hooks.onPrefill?.(r.index, () => finish({ kind: 'disconnected', gotBytes, ms: elapsed() }));
+    if (r.disconnect === 'before-first-token') {
       earlyTimer = setTimeout(() => finish({ kind: 'disconnected', gotBytes, ms: elapsed() }), r.disconnectAfter);
     }
   });
