@@ -37,8 +37,16 @@ void CpuOps::rms_norm(float* out, const float* x, const float* weight, int64_t r
   });
 }
 
+// q/k/v and gate/up: one activation conversion and one pass over the pool when the weights allow it
+// (matmul_can_share), else one matmul each.
 void CpuOps::matmuls(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
                      int count, int64_t m) {
+  bool shared = count > 1;
+  for (int i = 1; i < count; ++i) shared = shared && matmul_can_share(*ws[0], *ws[i]);
+  if (shared) {
+    KV_CPU_DISPATCH(isa_, matmul_multi_cpu, outs, x, ws, biases, count, m, pool_, scratch_);
+    return;
+  }
   for (int i = 0; i < count; ++i) KV_CPU_DISPATCH(isa_, matmul_cpu, outs[i], x, *ws[i], biases[i], m, pool_, scratch_);
 }
 
