@@ -93,7 +93,9 @@ for (const dtype of values.dtypes.split(',') as BenchDtype[]) {
     const ours: number[] = [];
     for (let r = 0; r < repeats; r++) ours.push(await kvserveRun(engine, w));
     await engine.close();
-    const context = await model.createContext({ sequences: c, contextSize: c * 300, batchSize: 512, threads, flashAttention: false });
+    // contextSize is per sequence in node-llama-cpp (the KV cache holds sequences x contextSize tokens):
+    // 320 covers the longest request (129 prompt + 128 output tokens).
+    const context = await model.createContext({ sequences: c, contextSize: 320, batchSize: 512, threads, flashAttention: false, ignoreMemorySafetyChecks: true });
     const sequences = Array.from({ length: c }, () => context.getSequence() as LlamaSequence);
     const theirs: number[] = [];
     for (let r = 0; r < repeats; r++) theirs.push(await llamaRun(sequences, w));
