@@ -14,19 +14,11 @@ import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, printTable } from '../lib/stats.js';
+import type { FuzzStats } from './js/fuzzer.js';
 import { TARGETS, targetByName } from './js/targets.js';
 
-interface ChildStats {
-  target: string;
-  executions: number;
-  elapsedMs: number;
-  execsPerSecond: number;
-  corpusSize: number;
-  numSeeds: number;
-  features: number;
-  blocks: number;
-  findings: number;
-}
+// What a child reports: its fuzzer's stats with the findings counted (each finding comes as its own message).
+type ChildStats = Omit<FuzzStats, 'findings'> & { findings: number };
 
 interface TargetResult {
   stats: ChildStats | null;

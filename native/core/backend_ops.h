@@ -32,6 +32,11 @@ class BackendOps {
   // ws[i] has the same cols. A backend may share work on x across the group (one conversion of x).
   virtual void matmuls(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
                        int count, int64_t m) = 0;
+  // One product: out[m, w.rows] = x[m, w.cols] @ w^T (+ bias when not null).
+  void matmul(float* out, const float* x, const WeightView& w, const float* bias, int64_t m) {
+    const WeightView* ws[1] = {&w};
+    matmuls(&out, x, ws, &bias, 1, m);
+  }
   // x[n_tokens, n_heads, head_dim] rotated in place by positions (layout as ops/rope/rope.h).
   virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
                     const int32_t* positions, const float* inv_freq, float position_scale, int32_t layout) = 0;

@@ -185,12 +185,7 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
     ops.paged_attention(a.attn, a.q, in.k_cache[li], in.v_cache[li], in.kv_dtype, in.batch, c.num_heads,
                         c.num_kv_heads, hd, in.block_size, scale);
     lap(li, LayerOp::Attention);
-    {
-      float* outs[1] = {a.h};
-      const WeightView* ws[1] = {&l.wo};
-      const float* bs[1] = {l.bo};
-      ops.matmuls(outs, a.attn, ws, bs, 1, t);
-    }
+    ops.matmul(a.h, a.attn, l.wo, l.bo, t);
     lap(li, LayerOp::O);
     ops.add(a.x, a.x, a.h, t * d);
     ops.rms_norm(a.h, a.x, l.ffn_norm, t, d, c.rms_norm_eps);
@@ -204,12 +199,7 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
     lap(li, LayerOp::GateUp);
     ops.silu_mul(a.gate, a.gate, a.up, t * f);
     lap(li, LayerOp::SiluMul);
-    {
-      float* outs[1] = {a.h};
-      const WeightView* ws[1] = {&l.w_down};
-      const float* bs[1] = {nullptr};
-      ops.matmuls(outs, a.gate, ws, bs, 1, t);
-    }
+    ops.matmul(a.h, a.gate, l.w_down, nullptr, t);
     lap(li, LayerOp::Down);
     ops.add(a.x, a.x, a.h, t * d);
     lap(li, LayerOp::Add);
@@ -219,10 +209,7 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
   ops.gather_rows(a.rows, a.x, in.logits_indices, r, d);
   ops.rms_norm(a.rows, a.rows, w.output_norm, r, d, c.rms_norm_eps);
   step_lap(StepOp::FinalNorm);
-  float* outs[1] = {a.logits};
-  const WeightView* ws[1] = {&w.output};
-  const float* bs[1] = {nullptr};
-  ops.matmuls(outs, a.rows, ws, bs, 1, r);
+  ops.matmul(a.logits, a.rows, w.output, nullptr, r);
   step_lap(StepOp::LmHead);
 }
 

@@ -16,11 +16,11 @@ import { nativeModelDescription } from '../../lib/native/model-description.js';
 import { loadModelSpec } from '../../lib/model/load-model-spec.js';
 import type { NativeAddon } from '../../lib/native/types.js';
 import { MODELS, modelPath } from '../helpers/models.js';
+import { nvccPresent } from '../helpers/nvcc.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const require = createRequire(import.meta.url);
 const builtCudaAddon = join(process.cwd(), 'build-cuda', 'Release', 'kvserve_cuda.node');
-const nvccPresent = spawnSync('sh', ['-c', 'command -v nvcc || test -x /usr/local/cuda/bin/nvcc'], { encoding: 'utf8' }).status === 0;
 
 function withAddonPath<T>(path: string | undefined, fn: () => T): T {
   const saved = process.env.KVSERVE_CUDA_ADDON;
@@ -38,7 +38,7 @@ function withAddonPath<T>(path: string | undefined, fn: () => T): T {
 
 function cudaAddonOrSkip(t: { skip: (reason: string) => void }): string | null {
   if (existsSync(builtCudaAddon)) return builtCudaAddon;
-  if (process.env.CI === 'true' && nvccPresent) throw new Error(`${builtCudaAddon} missing: CI must run npm run build:cuda`);
+  if (process.env.CI === 'true' && nvccPresent()) throw new Error(`${builtCudaAddon} missing: CI must run npm run build:cuda`);
   t.skip('the CUDA addon is not built (npm run build:cuda)');
   return null;
 }

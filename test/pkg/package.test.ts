@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { EXPECTED_TEXT, MODELS, modelPath } from '../helpers/models.js';
-import { cudaPrebuiltPath } from '../../lib/native/cuda-probe.js';
-import { describeRun, ensureFreshDist, ensurePrebuild, extraNodes, nvccPresent, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
+import { cudaPrebuiltPath, nvidiaDriver } from '../../lib/native/cuda-probe.js';
+import { nvccPresent } from '../helpers/nvcc.js';
+import { describeRun, ensureFreshDist, ensurePrebuild, extraNodes, qemuPath, root, run, strippedBin, userEnv, type RunResult } from './setup.js';
 
 const PROMPT = 'Once upon a time';
 let work = '';
@@ -92,7 +93,7 @@ test('the CUDA prebuilt variant ships outside node-gyp-build\'s directory; witho
   const installed = join(consumer, 'node_modules', 'kvserve', shipped);
   const doctor = npx(['doctor']);
   assert.equal(doctor.status, 0, describeRun('kvserve doctor', doctor));
-  if (existsSync('/proc/driver/nvidia/version')) return; // a GPU machine: the probe decides, tested in test/cuda
+  if (nvidiaDriver().present) return; // a GPU machine: the probe decides, tested in test/cuda
   assert.ok(doctor.stdout.includes(`cuda addon: ${installed} (present`), doctor.stdout);
   assert.ok(doctor.stdout.includes(`native binary: ${installedPrebuild} (prebuilt binary (node-gyp-build))`), 'the CPU binary is the one in use');
   const forced = npx(['generate', '--device', 'cuda', '--prompt', PROMPT, '--max-tokens', '4']);

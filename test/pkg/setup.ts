@@ -133,8 +133,3 @@ export function extraNodes(): Array<{ name: string; path: string }> {
     .sort()
     .map((name) => ({ name, path: join(dir, name, 'bin', 'node') }));
 }
-
-/** Whether a CUDA compiler exists here (then CI builds the CUDA addon and its prebuilt variant). */
-export function nvccPresent(): boolean {
-  return spawnSync('sh', ['-c', 'command -v nvcc || test -x /usr/local/cuda/bin/nvcc'], { encoding: 'utf8' }).status === 0;
-}

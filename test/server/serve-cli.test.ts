@@ -3,59 +3,9 @@
 // stream in flight completes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { sseData } from '../../lib/bench/serve-request.js';
 import { MODELS, modelPath } from '../helpers/models.js';
-
-const MAIN = 'lib/cli/main.ts';
-
-interface LogLine { msg: string; [key: string]: unknown }
-
-function start(args: string[]): { child: ChildProcess; logs: LogLine[]; stderr: () => string; waitFor(pred: (l: LogLine) => boolean): Promise<LogLine>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: LogLine[] = [];
-  const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
-  let buffered = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      let parsed: LogLine;
-      try {
-        parsed = JSON.parse(line) as LogLine;
-      } catch {
-        continue;
-      }
-      logs.push(parsed);
-      for (const w of [...waiters]) {
-        if (w.pred(parsed)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(parsed);
-        }
-      }
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString('utf8'); });
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return {
-    child,
-    logs,
-    stderr: () => err,
-    exit,
-    waitFor: (pred) => {
-      const found = logs.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        void exit.then((code) => reject(new Error(`server exited (${code}) before the expected log line; stderr: ${err}`)));
-      });
-    },
-  };
-}
+import { startServe as start } from '../helpers/serve-process.js';
 
 test('serve: logs address and KV capacity; SIGTERM drains an in-flight stream and exits 0', async (t) => {
   const model = modelPath(t, MODELS.stories260kGguf);

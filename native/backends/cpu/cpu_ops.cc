@@ -23,6 +23,14 @@ void for_row_ranges(ThreadPool& pool, int64_t rows, int64_t cols, Fn&& fn) {
   pool.parallel_for(rows, grain, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
 }
 
+// Splits n flat values into whole 16384-value chunks over the pool (the split never depends on the
+// thread count); fn gets [lo, hi) value ranges.
+template <typename Fn>
+void for_value_chunks(ThreadPool& pool, int64_t n, Fn&& fn) {
+  const int64_t chunk = 16384;
+  for_row_ranges(pool, (n + chunk - 1) / chunk, chunk, [&](int64_t b, int64_t e) { fn(b * chunk, std::min(n, e * chunk)); });
+}
+
 }  // namespace
 
 void CpuOps::embedding(float* out, const void* table, DType dtype, int64_t dim, const int32_t* ids, int64_t n) {
@@ -75,18 +83,11 @@ void CpuOps::paged_attention(float* out, const float* q, const void* k_cache, co
 }
 
 void CpuOps::add(float* out, const float* a, const float* b, int64_t n) {
-  // Chunks of whole 16384-value runs, so the split never depends on the thread count.
-  const int64_t chunk = 16384, chunks = (n + chunk - 1) / chunk;
-  for_row_ranges(pool_, chunks, chunk, [&](int64_t b0, int64_t e0) {
-    const int64_t lo = b0 * chunk, hi = std::min(n, e0 * chunk);
-    KV_CPU_DISPATCH(isa_, add_cpu, out + lo, a + lo, b + lo, hi - lo);
-  });
+  for_value_chunks(pool_, n, [&](int64_t lo, int64_t hi) { KV_CPU_DISPATCH(isa_, add_cpu, out + lo, a + lo, b + lo, hi - lo); });
 }
 
 void CpuOps::silu_mul(float* out, const float* gate, const float* up, int64_t n) {
-  const int64_t chunk = 16384, chunks = (n + chunk - 1) / chunk;
-  for_row_ranges(pool_, chunks, chunk, [&](int64_t b0, int64_t e0) {
-    const int64_t lo = b0 * chunk, hi = std::min(n, e0 * chunk);
+  for_value_chunks(pool_, n, [&](int64_t lo, int64_t hi) {
     KV_CPU_DISPATCH(isa_, silu_mul_cpu, out + lo, gate + lo, up + lo, hi - lo);
   });
 }
