@@ -115,7 +115,6 @@ class LlamaModel {
   /** Runs the forward pass for one step on the CPU backend; writes K/V into `cache` and the logits rows into `out`. */
   void forward(const StepInput& in, KvCache& cache, ThreadPool& pool, Isa isa, StepOutput& out);
 
-  using Layer = LlamaLayer;
   /** The bound host tensors, for backends that copy them elsewhere (native/backends/cuda). */
   const LlamaTensors& tensors() const { return tensors_; }
   const std::vector<float>& inv_freq() const { return inv_freq_; }

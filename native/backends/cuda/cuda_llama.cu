@@ -214,7 +214,7 @@ void CudaLlamaModel::Impl::forward(const StepInput& in, const int32_t* d_tokens,
 void CudaLlamaModel::step(const StepInput& in, const SamplingArrays* sampling, CudaStepResult& out) {
   Impl& m = *impl_;
   const LlamaConfig& c = m.c;
-  const int64_t t = in.num_tokens(), s = in.num_seqs(), r = in.num_logits(), vocab = c.vocab_size, d = c.hidden_size;
+  const int64_t t = in.num_tokens(), s = in.num_seqs(), r = in.num_logits(), vocab = c.vocab_size;
   const int32_t top = sampling ? sampling->max_logprobs : 0;
   KV_CUDA_CHECK(cudaSetDevice(m.device));
 
