@@ -112,8 +112,10 @@ test('generate, original vLLM-backend shape: prompt + sampling_parameters as a J
     body: JSON.stringify({ prompt: PROMPT, stream: false, sampling_parameters: JSON.stringify({ temperature: 0.7, top_p: 0.95, max_tokens: 1024 }) }),
   });
   assert.equal(response.status, 200);
-  const body = await response.json() as { model_name: string; text: string };
+  const body = await response.json() as { model_name: string; text: string; response: string };
   assert.equal(body.model_name, SERVED_NAME);
+  // The text under both names: `text` (the backend's output tensor) and `response` (what its example clients read).
+  assert.equal(body.response, body.text);
   assert.ok(body.text.startsWith(PROMPT) && body.text.length > PROMPT.length);
   // max_tokens 1024 is clipped to the context the prompt leaves.
   const ids = await s.engine.tokenizer.encode(body.text.slice(PROMPT.length), { addSpecialTokens: false });
@@ -123,6 +125,7 @@ test('generate, original vLLM-backend shape: prompt + sampling_parameters as a J
     prompt: PROMPT, stream: false, sampling_parameters: JSON.stringify({ temperature: 0, max_tokens: 8 }),
   });
   assert.equal(greedyLegacy.body.text, PROMPT + (await greedy(s, 8)).text);
+  assert.equal(greedyLegacy.body.response, greedyLegacy.body.text);
 });
 
 test('generate_stream: deltas in the current shape, cumulative text in the original one', async (t) => {
@@ -142,7 +145,9 @@ test('generate_stream: deltas in the current shape, cumulative text in the origi
   const legacy = await postSse(`${s.url}/v2/models/${SERVED_NAME}/generate_stream`, {
     prompt: PROMPT, stream: true, sampling_parameters: JSON.stringify({ temperature: 0, max_tokens: 12 }),
   });
-  const texts = (legacy.events as Array<{ text: string }>).map((e) => e.text);
+  const legacyEvents = legacy.events as Array<{ text: string; response: string }>;
+  assert.ok(legacyEvents.every((e) => e.response === e.text));
+  const texts = legacyEvents.map((e) => e.text);
   assert.equal(texts[texts.length - 1], PROMPT + expected.text);
   assert.ok(texts.every((text, i) => i === 0 || text.startsWith(texts[i - 1] ?? '')));
 

@@ -107,8 +107,10 @@ async function infer(ctx: ServerContext, request: FastifyRequest<{ Body: InferBo
 
 const STRUCTURAL_KEYS: ReadonlySet<string> = new Set(['id', 'text_input', 'prompt', 'PROMPT', 'parameters', 'sampling_parameters', 'SAMPLING_PARAMETERS']);
 
+type LegacyKey = 'text' | 'TEXT';
+
 interface GeneratePlan {
-  legacyKey: 'text' | 'TEXT' | null;
+  legacyKey: LegacyKey | null;
   prompt: PlannedPrompt;
   params: TritonParams;
 }
@@ -135,6 +137,14 @@ async function planGenerate(ctx: ServerContext, body: GenerateBody): Promise<Gen
   return { legacyKey, prompt: { text, ids }, params: p };
 }
 
+/**
+ * The original vLLM-backend shape's output: its tensor was `text` (`TEXT` for upper-case inputs);
+ * clients written for the example servers of that time read `response`, so both carry the text.
+ */
+function legacyOutput<T>(key: LegacyKey, value: T): Record<string, T> {
+  return key === 'TEXT' ? { TEXT: value, RESPONSE: value } : { text: value, response: value };
+}
+
 function scalarOrList<T>(values: T[]): T | T[] {
   return values.length === 1 ? (values[0] as T) : values;
 }
@@ -159,7 +169,7 @@ async function generateOnce(ctx: ServerContext, request: FastifyRequest<{ Body: 
   };
   if (plan.legacyKey !== null) {
     // The original backend always returned prompt + generated text.
-    return { ...head, [plan.legacyKey]: scalarOrList(samples.map((s) => plan.prompt.text + s.text)) };
+    return { ...head, ...legacyOutput(plan.legacyKey, scalarOrList(samples.map((s) => plan.prompt.text + s.text))) };
   }
   const prepend = !(flags.excludeInputInOutput ?? false);
   const tokenText = (id: number): string => tokenizer.decodeToken(id);
@@ -226,7 +236,7 @@ async function generateStream(ctx: ServerContext, request: FastifyRequest<{ Body
         if (event.logprobs) logprobs.push(...event.logprobs);
         if (legacy) {
           // The original backend sent prompt + everything generated so far with each response.
-          body = { ...head, [plan.legacyKey as string]: plan.prompt.text + text };
+          body = { ...head, ...legacyOutput(plan.legacyKey as LegacyKey, plan.prompt.text + text) };
         } else {
           body = {
             ...head,
