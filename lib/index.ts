@@ -34,3 +34,7 @@ export type {
 } from './model/types.js';
 
 export { ErrorCodes, KvserveError, type ErrorCode } from './errors.js';
+
+// Embedding the HTTP server: buildApp(engine, options) returns a fastify instance that never listens and
+// installs no signal handlers (the caller listens, and drains through app.kvserve on its own shutdown).
+export { buildApp, type ServerOptions } from './server/app.js';
