@@ -6,7 +6,7 @@ import { invalidArgument } from '../errors.js';
 import { progressPrinter } from './progress.js';
 import { intFlag, numberFlag } from './flags.js';
 import { stderrWarning, useStderrLogger } from './cli-logger.js';
-import { resolveCliModel } from './model-arg.js';
+import { printNotice, resolveCliModel } from './model-arg.js';
 
 const HELP = `usage: kvserve generate [model] --prompt <text> [options]
 
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.output !== 'text' && values.output !== 'json') throw invalidArgument('--output', "'text' or 'json'", values.output);
   const threads = intFlag('--threads', values.threads);
   useStderrLogger();
-  const { model } = await resolveCliModel(positionals[0], 'generate', (line) => process.stderr.write(`kvserve: ${line}\n`));
+  const { model } = await resolveCliModel(positionals[0], 'generate', printNotice);
   const device = values.device ?? 'auto';
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('--device', "'auto', 'cpu' or 'cuda'", device);
   const engine = await Engine.create({

@@ -28,6 +28,11 @@ export function demoNotice(command: ModelCommand, path: string): string[] {
   ];
 }
 
+/** Writes one notice line as plain text to stderr (kept off stdout, which carries the command's output). */
+export function printNotice(line: string): void {
+  process.stderr.write(`kvserve: ${line}\n`);
+}
+
 /**
  * `named` as given, or the demo model (its notice goes to `notify`, one line per call). The demo
  * model is written under `cacheDir` (default: KVSERVE_CACHE_DIR or ~/.cache/kvserve).

@@ -2,7 +2,7 @@
 // readiness goes false, new requests get 503, running ones finish within --shutdown-timeout, then the
 // server and engine close and the process exits 0. The only place that installs signal handlers.
 import { pino, type Logger } from 'pino';
-import { resolveCliModel } from './model-arg.js';
+import { printNotice, resolveCliModel } from './model-arg.js';
 import { Engine } from '../engine/engine.js';
 import { KvserveError } from '../errors.js';
 import { setLogger } from '../log.js';
@@ -74,7 +74,11 @@ export async function serve(config: ServeConfig, log: Logger): Promise<number> {
   const progress = progressReporter(log);
   const notice: string[] = [];
   const { model } = await resolveCliModel(config.engine.model || undefined, 'serve', (line) => notice.push(line));
-  if (notice.length > 0) log.warn({ demoModel: true }, notice.join(' '));
+  if (notice.length > 0) {
+    // Plain lines for the person at the terminal (as generate prints them), and one log record.
+    for (const line of notice) printNotice(line);
+    log.warn({ demoModel: true }, notice.join(' '));
+  }
   log.info({ model }, `loading ${model}`);
   let engine: Engine;
   try {

@@ -16,8 +16,12 @@ export interface ServeProcess {
   exit: Promise<number | null>;
 }
 
-export function startServe(args: string[]): ServeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `kvserve serve <args>`; `env` is added to this process's environment. */
+export function startServe(args: string[], env: Record<string, string | undefined> = {}): ServeProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'serve', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const logs: LogLine[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buffered = '';

@@ -1,11 +1,13 @@
 // `kvserve serve` as a process: start-up logs (address, KV capacity), a start-up error naming both
 // numbers when the KV cache cannot hold --max-model-len, and SIGTERM draining to exit code 0 while a
-// stream in flight completes.
+// stream in flight completes; with no model, the built-in demo model served as the README's first run
+// shows, with a plain notice that its output is meaningless.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sseData } from '../../lib/bench/serve-request.js';
 import { MODELS, modelPath } from '../helpers/models.js';
 import { startServe as start } from '../helpers/serve-process.js';
+import { tmpDir } from '../helpers/tmp-dir.js';
 
 test('serve: logs address and KV capacity; SIGTERM drains an in-flight stream and exits 0', async (t) => {
   const model = modelPath(t, MODELS.stories260kGguf);
@@ -63,4 +65,33 @@ test('serve: bad flags fail fast with the flag named', async () => {
   const server = start(['model.gguf', '--port', 'eighty']);
   assert.equal(await server.exit, 1);
   assert.match(server.stderr(), /--port: expected an integer in \[0, 65535\], got "eighty"/);
+});
+
+test('serve with no model: the demo model, a plain notice that its output is meaningless, the README first-run request answers', async (t) => {
+  const server = start(['--port', '0', '--threads', '1'], { KVSERVE_CACHE_DIR: tmpDir(t) });
+  t.after(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL'); });
+  const ready = await server.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('serving'));
+  assert.equal(ready.model, 'kvserve-demo');
+  // Plain text on stderr, not only inside a JSON log record.
+  const notice = server.stderr();
+  assert.match(notice, /^kvserve: no model given: using the built-in demo model kvserve-demo \(.*kvserve-demo\.gguf\)\.$/m);
+  assert.match(notice, /^kvserve: Its weights are synthetic random numbers: its output is MEANINGLESS text\./m);
+  assert.match(notice, /^kvserve: +kvserve serve Qwen\/Qwen2\.5-0\.5B-Instruct-GGUF:Q8_0 /m);
+  assert.match(notice, /^kvserve: +kvserve serve \.\/model\.gguf /m);
+  assert.ok(server.logs.some((l) => l.demoModel === true && /MEANINGLESS/.test(l.msg)));
+
+  // README.md, First run: the chat request, verbatim.
+  const response = await fetch(`${ready.address as string}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'kvserve-demo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 }),
+  });
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  const reply = JSON.parse(body) as { model: string; choices: Array<{ message: { role: string; content: string } }> };
+  assert.equal(reply.model, 'kvserve-demo');
+  assert.equal(reply.choices[0]?.message.role, 'assistant');
+  assert.ok((reply.choices[0]?.message.content ?? '').trim().length > 0, body);
+
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exit, 0);
 });
