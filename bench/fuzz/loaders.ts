@@ -6,7 +6,9 @@
 // or a KvserveError hiding an internal TypeError / RangeError).
 //
 //   node --import tsx bench/fuzz/loaders.ts [--target gguf,...] [--runs N per target] [--time 10m per target]
-//        [--seed 1] [--out bench/results/fuzz] [--hang-timeout 20s]
+//        [--jobs 1] [--seed 1] [--out bench/results/fuzz] [--hang-timeout 20s]
+// --jobs N fuzzes N targets at once (one process each), as libFuzzer's -jobs does; --runs-for
+// gguf=400000,hf-tokenizer=100000 gives single targets their own run count (fast targets get more).
 // Findings go to <out>/<target>/<kind>-<n>/ as the target's files; copy one into
 // test/fuzz/regressions/<target>/ once fixed, and the test replays it forever.
 import { fork } from 'node:child_process';
@@ -129,17 +131,38 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       out: { type: 'string', default: 'bench/results/fuzz' },
       'hang-timeout': { type: 'string', default: '20s' },
+      jobs: { type: 'string', default: '1' },
+      'runs-for': { type: 'string', default: '' },
     },
   });
+  const runsFor = new Map<string, number>();
+  for (const item of (values['runs-for'] as string).split(',').filter(Boolean)) {
+    const [target, count] = item.split('=');
+    targetByName(target ?? '');
+    if (!/^\d+$/.test(count ?? '')) throw new Error(`--runs-for: expected target=count, got ${JSON.stringify(item)}`);
+    runsFor.set(target as string, Number(count));
+  }
+  const jobs = Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected an integer >= 1, got ${JSON.stringify(values.jobs)}`);
   const names = values.target ? values.target.split(',') : TARGETS.map((t) => t.name);
   const runs = values.runs !== undefined ? Number(values.runs) : undefined;
-  const timeMs = values.time !== undefined ? parseTime(values.time) : runs === undefined ? 60_000 : undefined;
+  const timeMs = values.time !== undefined ? parseTime(values.time) : runs === undefined && runsFor.size === 0 ? 60_000 : undefined;
+  const results = new Map<string, TargetResult>();
+  const queue = [...names];
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const targetRuns = runsFor.get(name) ?? runs;
+      console.log(`fuzzing ${name} (${targetRuns !== undefined ? `${targetRuns} runs` : ''}${targetRuns !== undefined && timeMs !== undefined ? ', ' : ''}${timeMs !== undefined ? `${timeMs / 1000} s` : ''})`);
+      results.set(name, await fuzzTarget(name, { ...(targetRuns !== undefined ? { runs: targetRuns } : {}), ...(timeMs !== undefined ? { timeMs } : {}), seed: Number(values.seed), out: values.out as string, hangMs: parseTime(values['hang-timeout'] as string) }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, names.length) }, worker));
   const rows: string[][] = [];
   let total = 0;
   let totalFindings = 0;
   for (const name of names) {
-    console.log(`fuzzing ${name} (${runs !== undefined ? `${runs} runs` : ''}${runs !== undefined && timeMs !== undefined ? ', ' : ''}${timeMs !== undefined ? `${timeMs / 1000} s` : ''})`);
-    const r = await fuzzTarget(name, { ...(runs !== undefined ? { runs } : {}), ...(timeMs !== undefined ? { timeMs } : {}), seed: Number(values.seed), out: values.out as string, hangMs: parseTime(values['hang-timeout'] as string) });
+    const r = results.get(name) as TargetResult;
     const s = r.stats;
     const executions = (s?.executions ?? 0) + r.earlierExecutions;
     total += executions;
@@ -148,7 +171,7 @@ async function main(): Promise<void> {
   }
   console.log();
   printTable(['target', 'executions', 'exec/s', 'seconds', 'corpus (seeds -> now)', 'blocks', 'features', 'findings'], rows);
-  console.log(`\ntotal: ${total} executions, ${totalFindings} findings`);
+  console.log(`\ntotal: ${total} executions in ${fmt((performance.now() - started) / 1000, 0)} s with ${jobs} job(s), ${totalFindings} findings`);
   process.exitCode = totalFindings > 0 ? 1 : 0;
 }
 

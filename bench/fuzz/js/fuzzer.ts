@@ -6,7 +6,7 @@
 // and re-run until the inputs that did are found (a few takes instead of one per input); every 64th
 // batch runs again input by input, for new hit counts of known blocks. Batches grow while nothing new
 // turns up (up to 256) and shrink back when something does.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoverageTracker } from './coverage.js';
 import { Dictionary, mutate, type MutationContext, type Parts } from './mutate.js';
@@ -54,6 +54,33 @@ export interface FuzzerOptions {
   onInput?: (parts: Parts) => void;
 }
 
+const SCAN = 4096;
+
+/** Index of the first byte where a and b differ (the shorter length when one is a prefix of the other). */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n) {
+    const end = Math.min(n, i + SCAN);
+    if (!a.subarray(i, end).equals(b.subarray(i, end))) break;
+    i = end;
+  }
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** One past the last byte where a and b (same length) differ, at least `from`. */
+function lastDifference(a: Buffer, b: Buffer, from: number): number {
+  let i = a.length;
+  while (i > from) {
+    const start = Math.max(from, i - SCAN);
+    if (!a.subarray(start, i).equals(b.subarray(start, i))) break;
+    i = start;
+  }
+  while (i > from && a[i - 1] === b[i - 1]) i--;
+  return i;
+}
+
 /** Our sources: lib/ under this repository, not node_modules. */
 function ownSource(url: string): boolean {
   return url.includes('/lib/') && !url.includes('node_modules');
@@ -80,8 +107,9 @@ export class LoaderFuzzer {
   private lastYield = performance.now();
   private numSeeds = 0;
   private slowest = { ms: 0, name: '' };
-  /** The Buffer last written to each file of workDir. */
+  /** The Buffer last written to each file of workDir, and the open descriptor of that file. */
   private readonly written: Array<Buffer | undefined> = [];
+  private readonly fds: Array<number | undefined> = [];
   /** Cumulative pick weights of the corpus entries (rebuilt when the corpus grows). */
   private weights: number[] = [];
   private readonly started = performance.now();
@@ -210,6 +238,8 @@ export class LoaderFuzzer {
 
   close(): void {
     this.coverage.close();
+    for (const fd of this.fds) if (fd !== undefined) closeSync(fd);
+    this.fds.length = 0;
   }
 
   /** Writes the parts where the target reads them; returns the path the loader gets. */
@@ -217,10 +247,25 @@ export class LoaderFuzzer {
     mkdirSync(this.workDir, { recursive: true });
     this.target.files.forEach((file, i) => {
       const part = parts[i];
+      const previous = this.written[i];
       // Mutation copies only the part it changes: an identical Buffer is already on disk.
-      if (this.written[i] === part) return;
-      if (part && part.length > 0) writeFileSync(join(this.workDir, file), part);
-      else rmSync(join(this.workDir, file), { force: true });
+      if (previous === part) return;
+      const path = join(this.workDir, file);
+      if (!part || part.length === 0) {
+        const fd = this.fds[i];
+        if (fd !== undefined) closeSync(fd);
+        this.fds[i] = undefined;
+        rmSync(path, { force: true });
+      } else {
+        // Most mutations change a few bytes of a large file: rewrite only from the first changed
+        // byte (up to the last one when the length is unchanged), not the whole file.
+        let fd = this.fds[i];
+        if (fd === undefined) fd = this.fds[i] = openSync(path, 'w+');
+        const from = previous ? firstDifference(previous, part) : 0;
+        const to = previous && previous.length === part.length ? lastDifference(previous, part, from) : part.length;
+        if (to > from) writeSync(fd, part, from, to - from, from);
+        if (!previous || previous.length !== part.length) ftruncateSync(fd, part.length);
+      }
       this.written[i] = part;
     });
     return this.target.entry === 'dir' ? this.workDir : join(this.workDir, this.target.files[this.target.entry] as string);
