@@ -30,6 +30,9 @@ interface TargetResult {
   earlierExecutions: number;
 }
 
+/** How often a running target prints its progress. */
+const PROGRESS_MS = 30_000;
+
 function parseTime(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new Error(`--time: expected a duration like 30s or 10m, got ${JSON.stringify(text)}`);
@@ -71,6 +74,7 @@ async function fuzzTarget(name: string, opts: { runs?: number; timeMs?: number; 
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     let lastBeat = performance.now();
+    let lastProgress = performance.now();
     let lastStarted = -1;
     let hung = false;
     let done = false;
@@ -79,6 +83,13 @@ async function fuzzTarget(name: string, opts: { runs?: number; timeMs?: number; 
       if (m.type !== 'heartbeat' || m.inputsStarted !== lastStarted) lastBeat = performance.now();
       if (m.type === 'heartbeat') lastStarted = m.inputsStarted ?? lastStarted;
       if (m.type === 'stats' || m.type === 'done') result.stats = m.stats ?? result.stats;
+      if (m.type === 'stats' && m.stats && performance.now() - lastProgress > PROGRESS_MS) {
+        lastProgress = performance.now();
+        const st = m.stats;
+        const executed = st.executions + result.earlierExecutions;
+        const of = opts.runs !== undefined ? ` of ${opts.runs} (${fmt((100 * executed) / opts.runs, 0)}%)` : '';
+        console.log(`[${name}] ${executed} executions${of}, ${fmt(st.execsPerSecond, 0)}/s, corpus ${st.corpusSize}, ${st.blocks} blocks, ${result.findings.length} findings`);
+      }
       if (m.type === 'done') done = true;
       if (m.type === 'finding') {
         const files = target.files.map((f, i) => [f, Buffer.from(m.parts?.[i] ?? '', 'base64')] as [string, Buffer]).filter(([, b]) => b.length > 0);
