@@ -54,10 +54,10 @@ console.log(`V8 heap used by tenth, settled:        ${tenths.map((t) => med(t.fi
 for (const f of report.failed.slice(0, 10)) console.log(`failed #${f.index} ${f.route}: ${f.status} ${f.error}`);
 for (const m of report.mismatches.slice(0, 10)) console.log(`mismatch ${m}`);
 const sig = report.sigterm;
-// Memory: the settled RSS of the last quarter at most 5 % above the second quarter's (memory handed
-// back to the system, a fall, is no leak; the signed change is printed above).
+// Memory: the settled RSS of the last quarter within 5 % of the second quarter's, either way (the
+// issue's reading; the reduced CI soak checks growth only, since a fall is no leak).
 const ok = report.mismatches.length === 0 && report.failed.length === 0 && report.hung === 0 && report.after.stats.numRunning === 0 &&
-  report.after.stats.numWaiting === 0 && report.after.stats.kvBlocksUsed === 0 && report.rss.change <= 0.05 &&
+  report.after.stats.numWaiting === 0 && report.after.stats.kvBlocksUsed === 0 && Math.abs(report.rss.change) <= 0.05 &&
   sig.exitCode === 0 && sig.aborted === 0 && sig.refusedWithoutRetryAfter === 0 && sig.probeProblems.length === 0 &&
   sig.completedAfter + sig.disconnectedAfter + sig.refused === sig.clientOpen;
 for (const p of sig.probeProblems.slice(0, 10)) console.log(p);
