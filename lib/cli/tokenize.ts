@@ -5,6 +5,8 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { stderrWarning, useStderrLogger } from './cli-logger.js';
 import { progressPrinter } from './progress.js';
 
+const USAGE = 'usage: kvserve tokenize <model> --text <text> [--no-special-tokens]\n\nPrints the token ids as a JSON array (with BOS unless --no-special-tokens).';
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -18,7 +20,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const model = positionals[0];
   if (values.help || !model || values.text === undefined) {
-    console.log('usage: kvserve tokenize <model> --text <text> [--no-special-tokens]\n\nPrints the token ids as a JSON array (with BOS unless --no-special-tokens).');
+    // Asked for, the usage is the output (stdout); a usage error goes to stderr, off the ids' stream.
+    (values.help ? console.log : console.error)(USAGE);
     return values.help ? 0 : 2;
   }
   useStderrLogger();
