@@ -1,6 +1,6 @@
 // Hub downloads against a local server in the hub's URL layout, serving the real files of
-// ../shared/models: cache layout, only the needed files, resume, checksums, retries, offline use,
-// and the hub's error answers.
+// ../shared/models and a synthetic sharded checkpoint among decoy files: cache layout, only the
+// needed files, resume, checksums, retries, offline use, and the hub's error answers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,11 +11,24 @@ import { hubEnv, type HubEnv } from '../../../lib/model/hub/hub-env.js';
 import { KvserveError } from '../../../lib/errors.js';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub.js';
 import { sharedModelsDir } from '../../../lib/config.js';
+import { loadModelSpec } from '../../../lib/model/load-model-spec.js';
+import { writeSyntheticHfDir } from '../../../lib/model/synthetic.js';
 
 const models = sharedModelsDir();
-const haveModels = existsSync(join(models, 'tinystories-656K', 'config.json'));
+const TINY_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
+// Every shared file before() serves: without all of them the tests that use them are skipped (CI fails).
+const SHARED_FILES = [
+  ...TINY_FILES.map((f) => `tinystories-656K/${f}`),
+  'tinystories-656K/TinyStories-656K-Q8_0.gguf',
+  'stories260K/stories260K.gguf',
+];
+const missingModels = SHARED_FILES.filter((f) => !existsSync(join(models, f)));
+const haveModels = missingModels.length === 0;
 const TINY = 'raincandy-u/TinyStories-656K';
 const GGUFS = 'ggml-org/stories-GGUF';
+const SHARDED = 'acme/sharded-llama';
+// Files of the sharded repo that no loader reads: other weight formats, an unindexed safetensors, docs.
+const DECOYS = ['pytorch_model.bin', 'consolidated.safetensors', 'model.onnx', 'README.md', 'original/params.json'];
 let hub: FakeHub;
 const cacheDirs: string[] = [];
 
@@ -35,16 +48,23 @@ const cdnRequests = () => hub.requests.filter((r) => r.url.startsWith('/cdn/')).
 const stories = () => readFileSync(join(models, 'stories260K', 'stories260K.gguf'));
 
 before(async () => {
-  if (!haveModels && process.env.CI === 'true') throw new Error(`models missing in ${models}`);
+  if (!haveModels && process.env.CI === 'true') throw new Error(`models missing in ${models}: ${missingModels.join(', ')}`);
   const file = (p: string) => (haveModels ? readFileSync(join(models, p)) : Buffer.from('x'.repeat(4096)));
   const tiny = 'tinystories-656K';
+  // A synthetic llama in 3 safetensors shards with its index, tokenizer and generation config, plus decoys.
+  const shardedDir = mkdtempSync(join(tmpdir(), 'kvserve-hub-sharded-'));
+  cacheDirs.push(shardedDir);
+  await writeSyntheticHfDir(shardedDir, {
+    architecture: 'llama', hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, vocabSize: 260,
+    numShards: 3, tokenizer: true, generationConfig: { bos_token_id: 1, eos_token_id: 2, temperature: 0.7 }, seed: 21,
+  });
+  const shardedFiles: Record<string, Buffer> = Object.fromEntries(readdirSync(shardedDir).map((f) => [f, readFileSync(join(shardedDir, f))]));
+  for (const decoy of DECOYS) shardedFiles[decoy] = Buffer.alloc(decoy.endsWith('.md') || decoy.endsWith('.json') ? 64 : 4096, 7);
   hub = await startFakeHub({
     [TINY]: {
-      files: Object.fromEntries(
-        ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']
-          .map((f) => [f, file(`${tiny}/${f}`)]),
-      ),
+      files: Object.fromEntries(TINY_FILES.map((f) => [f, file(`${tiny}/${f}`)])),
     },
+    [SHARDED]: { files: shardedFiles },
     [GGUFS]: {
       files: {
         'stories260K-F32.gguf': file('stories260K/stories260K.gguf'),
@@ -63,7 +83,7 @@ after(async () => {
 });
 
 test('downloads an HF model into the standard cache layout, only the needed files, and asks nothing again', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const path = await resolveHubModel(req(TINY), opts(e));
   const repoDir = join(e.cacheDir, 'models--raincandy-u--TinyStories-656K');
@@ -82,8 +102,24 @@ test('downloads an HF model into the standard cache layout, only the needed file
   assert.deepEqual(hub.requests.slice(n).map((r) => r.method + ' ' + r.url), [`GET /api/models/${TINY}/revision/main`]);
 });
 
+test('a sharded checkpoint: only the side files present, the index and the shards it names are fetched, never the decoys', async () => {
+  const e = env();
+  const n = hub.requests.length;
+  const path = await resolveHubModel(req(SHARDED), opts(e));
+  const shards = ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors'];
+  // No special_tokens_map.json or chat_template.jinja in this repo: only the side files it has.
+  assert.deepEqual(readdirSync(path).sort(), ['config.json', 'generation_config.json', 'model.safetensors.index.json', ...shards, 'tokenizer.json', 'tokenizer_config.json'].sort());
+  const asked = hub.requests.slice(n).map((r) => r.url);
+  for (const decoy of DECOYS) assert.ok(!asked.some((u) => u.includes(encodeURI(decoy))), `${decoy} was requested`);
+  // What was fetched is a loadable model: its index names the 3 shards and every tensor is found.
+  const spec = await loadModelSpec(path);
+  assert.equal(spec.files.length, 3);
+  assert.equal(new Set(spec.tensors.map((x) => x.fileIndex)).size, 3);
+  assert.equal(spec.config.numLayers, 2);
+});
+
 test('a quantization tag picks the matching GGUF file and nothing else is fetched; split GGUFs are refused before downloading', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const path = await resolveHubModel(req(GGUFS, { quant: 'Q8_0' }), opts(e));
   assert.ok(path.endsWith('TinyStories-656K-Q8_0.gguf'));
@@ -95,7 +131,7 @@ test('a quantization tag picks the matching GGUF file and nothing else is fetche
 });
 
 test('a revision resolves to its own commit: refs/<branch> is written, a commit hash writes no ref, nested paths link back to the blob', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const file = 'nested/dir/stories-v1.gguf';
   const path = await resolveHubModel(req(GGUFS, { revision: 'v1', file }), opts(e));
@@ -113,7 +149,7 @@ test('a revision resolves to its own commit: refs/<branch> is written, a commit 
 });
 
 test('a dropped connection resumes with a range request within the same call', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   hub.faults.dropAfterBytes = 300_000;
   hub.faults.dropTimes = 2;
   const warnings: string[] = [];
@@ -131,7 +167,7 @@ test('a dropped connection resumes with a range request within the same call', a
 });
 
 test('an interrupted download is kept as blobs/<etag>.incomplete and the next run resumes from it', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   hub.faults.dropAfterBytes = 400_000;
   const r = req(GGUFS, { file: 'stories260K-F32.gguf' });
@@ -148,7 +184,7 @@ test('an interrupted download is kept as blobs/<etag>.incomplete and the next ru
 });
 
 test('server errors are retried; a corrupted blob is detected and removed', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   hub.faults.serverErrors = 2;
   const path = await resolveHubModel(req(GGUFS, { file: 'stories260K-F32.gguf' }), opts(env()));
   assert.deepEqual(readFileSync(path), stories());
@@ -164,7 +200,7 @@ test('server errors are retried; a corrupted blob is detected and removed', asyn
 });
 
 test('without sizes from the server, files are still downloaded, checked and then reused', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const progress: Array<number | null> = [];
   hub.faults.hideSizes = true;
@@ -182,7 +218,7 @@ test('without sizes from the server, files are still downloaded, checked and the
 });
 
 test('concurrent resolves of one model download each blob once', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const n = cdnRequests();
   const [a, b] = await Promise.all([resolveHubModel(req(TINY), opts(e)), resolveHubModel(req(TINY), opts(e))]);
@@ -192,7 +228,7 @@ test('concurrent resolves of one model download each blob once', async (t) => {
 });
 
 test('offline mode uses the cache without a request and fails clearly without it', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   await resolveHubModel(req(TINY), opts(e));
   const n = hub.requests.length;
@@ -209,7 +245,7 @@ test('offline mode uses the cache without a request and fails clearly without it
 });
 
 test('without network a cached model is used (with a warning); an uncached one names HF_HUB_OFFLINE', async (t) => {
-  if (!haveModels) return t.skip('shared models missing');
+  if (!haveModels) return t.skip(`shared models missing in ${models}: ${missingModels.join(', ')}`);
   const e = env();
   const path = await resolveHubModel(req(TINY), opts(e));
   const warnings: string[] = [];
