@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { EXPECTED_TEXT } from '../helpers/models.js';
-import { SERVED_NAME, STORY_TEMPLATE, direct, servedModel } from '../helpers/serving.js';
+import { SERVED_NAME, STORY_TEMPLATE, direct, servedModel, type Served } from '../helpers/serving.js';
 
 const serve = servedModel();
 const PROMPT = 'Once upon a time';
@@ -222,4 +222,82 @@ test('client errors: status classes and OpenAI error bodies', async (t) => {
     assert.match(err.message, /maximum context length is 256 tokens and your request has \d+ input tokens/);
     return true;
   });
+});
+
+/** The text `outputIds` add after the prompt when the whole sequence is decoded at once (a leading space kept). */
+function decodeAfter(tokenizer: Served['engine']['tokenizer'], promptIds: number[], outputIds: number[], skipSpecialTokens: boolean): string {
+  const before = tokenizer.decode(promptIds, { skipSpecialTokens });
+  const whole = tokenizer.decode([...promptIds, ...outputIds], { skipSpecialTokens });
+  assert.ok(whole.startsWith(before), `${JSON.stringify(whole)} starts with the prompt ${JSON.stringify(before)}`);
+  return whole.slice(before.length);
+}
+
+test('skip_special_tokens: the default hides special tokens the model emits, false shows them (completions, streaming, chat)', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const tokenizer = s.engine.tokenizer;
+  // Greedy from "The cat", stories260K ends its story and starts the next one with <s> (id 1, a
+  // special token) at output position 209: a natural special token in the middle of the text.
+  const prompt = 'The cat';
+  const bos = '<s>';
+  const promptIds = await tokenizer.encode(prompt);
+  const maxTokens = 215;
+  const body = { model: SERVED_NAME, prompt, max_tokens: maxTokens, temperature: 0 };
+  const hidden = await s.client.completions.create(body);
+  const shown = await s.client.completions.create({ ...body, skip_special_tokens: false } as OpenAI.CompletionCreateParamsNonStreaming);
+
+  const [reference] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens, skipSpecialTokens: false });
+  assert.ok(reference);
+  const specialIds = reference.tokenIds.filter((id) => tokenizer.isSpecial(id));
+  assert.deepEqual(specialIds, [1], `expected the model to emit <s> once, got ${JSON.stringify(specialIds)}`);
+  assert.equal(tokenizer.tokenText(1), bos);
+  assert.equal(shown.choices[0]?.text, reference.text);
+  assert.equal(shown.choices[0]?.text, decodeAfter(tokenizer, promptIds, reference.tokenIds, false));
+  assert.equal(hidden.choices[0]?.text, decodeAfter(tokenizer, promptIds, reference.tokenIds, true));
+  const [defaults] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens });
+  assert.equal(hidden.choices[0]?.text, defaults?.text);
+  assert.equal(shown.choices[0]?.text.split(bos).length - 1, 1, `<s> should appear once in ${JSON.stringify(shown.choices[0]?.text)}`);
+  assert.ok(!hidden.choices[0]?.text.includes(bos), `<s> should be hidden in ${JSON.stringify(hidden.choices[0]?.text)}`);
+  assert.equal(hidden.usage?.completion_tokens, maxTokens);
+  assert.equal(shown.usage?.completion_tokens, maxTokens);
+
+  // Streaming goes through the incremental detokenizer: the chunks add up to the same two texts.
+  for (const [skip, expected] of [[undefined, hidden.choices[0]?.text], [false, shown.choices[0]?.text]] as const) {
+    const stream = await s.client.completions.create({ ...body, stream: true, ...(skip === undefined ? {} : { skip_special_tokens: skip }) } as OpenAI.CompletionCreateParamsStreaming);
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices.map((c) => c.text).join('');
+    assert.equal(text, expected, `streamed text with skip_special_tokens=${String(skip)}`);
+  }
+
+  // Chat: the story template renders the message as its text, so the same continuation follows.
+  const messages = [{ role: 'user' as const, content: prompt }];
+  const chatBody = { model: SERVED_NAME, messages, max_tokens: maxTokens, temperature: 0 };
+  const chatHidden = await s.client.chat.completions.create(chatBody);
+  const chatShown = await s.client.chat.completions.create({ ...chatBody, skip_special_tokens: false } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const chatIds = await tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, template: STORY_TEMPLATE }), { addSpecialTokens: false });
+  const [chatReference] = await direct(s.engine, { promptTokenIds: chatIds }, { temperature: 0, maxTokens, skipSpecialTokens: false });
+  assert.ok(chatReference?.tokenIds.some((id) => tokenizer.isSpecial(id)), 'the chat continuation contains a special token');
+  assert.equal(chatShown.choices[0]?.message.content, chatReference?.text);
+  assert.equal(chatHidden.choices[0]?.message.content, decodeAfter(tokenizer, chatIds, chatReference?.tokenIds ?? [], true));
+  assert.notEqual(chatShown.choices[0]?.message.content, chatHidden.choices[0]?.message.content);
+});
+
+test('skip_special_tokens with EOS forced by logit_bias and ignore_eos: "" by default, the EOS text when false', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const tokenizer = s.engine.tokenizer;
+  const eos = tokenizer.eosTokenIds[0];
+  assert.equal(eos, 2);
+  const eosText = tokenizer.tokenText(2);
+  assert.equal(eosText, '</s>');
+  const body = { model: SERVED_NAME, prompt: PROMPT, max_tokens: 3, temperature: 0, ignore_eos: true, logit_bias: { 2: 100 } };
+  const hidden = await s.client.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
+  const shown = await s.client.completions.create({ ...body, skip_special_tokens: false } as OpenAI.CompletionCreateParamsNonStreaming);
+  const [reference] = await direct(s.engine, { promptTokenIds: await tokenizer.encode(PROMPT) }, { temperature: 0, maxTokens: 3, ignoreEos: true, logitBias: { 2: 100 }, skipSpecialTokens: false });
+  assert.deepEqual(reference?.tokenIds, [2, 2, 2]);
+  assert.equal(hidden.choices[0]?.text, '');
+  assert.equal(shown.choices[0]?.text, reference?.text);
+  assert.equal(shown.choices[0]?.text, eosText.repeat(3));
+  assert.equal(shown.choices[0]?.finish_reason, 'length');
+  assert.equal(hidden.usage?.completion_tokens, 3);
 });
