@@ -96,6 +96,59 @@ test('TGI sampling: do_sample with a seed is reproducible and reported; best_of 
   assert.ok(sum(best.body.details.tokens) >= sum(best.body.details.best_of_sequences[0].tokens));
 });
 
+test('TGI temperature, top_k, top_p, repetition_penalty: /generate equals the engine with the same sampling params and seed', async (t) => {
+  const s = await serve(t);
+  if (!s) return;
+  const promptIds = await s.engine.tokenizer.encode(PROMPT);
+  const seed = 1234;
+  const maxTokens = 24;
+  // Each TGI parameter set next to the engine's equivalent (TGI's defaults: temperature 1, no top-k/top-p, no penalty).
+  const cases: Record<string, [Record<string, number>, Record<string, number>]> = {
+    plain: [{}, { temperature: 1 }],
+    cold: [{ temperature: 0.3 }, { temperature: 0.3 }],
+    hot: [{ temperature: 1.8 }, { temperature: 1.8 }],
+    topK1: [{ top_k: 1 }, { temperature: 1, topK: 1 }],
+    topK3: [{ top_k: 3 }, { temperature: 1, topK: 3 }],
+    topP: [{ top_p: 0.3 }, { temperature: 1, topP: 0.3 }],
+    penalty: [{ repetition_penalty: 3 }, { temperature: 1, repetitionPenalty: 3 }],
+    all: [{ temperature: 0.7, top_k: 20, top_p: 0.9, repetition_penalty: 1.3 }, { temperature: 0.7, topK: 20, topP: 0.9, repetitionPenalty: 1.3 }],
+  };
+  const texts: Record<string, string> = {};
+  for (const [name, [tgi, engine]] of Object.entries(cases)) {
+    const what = `${name} ${JSON.stringify(tgi)}`;
+    const res = await postJson(`${s.url}/generate`, { inputs: PROMPT, parameters: { do_sample: true, seed, max_new_tokens: maxTokens, details: true, ...tgi } });
+    assert.equal(res.status, 200, `${what}: ${JSON.stringify(res.body)}`);
+    const [expected] = await direct(s.engine, { promptTokenIds: promptIds }, { ...engine, seed, maxTokens });
+    assert.ok(expected);
+    assert.equal(res.body.generated_text, expected.text, what);
+    assert.deepEqual(res.body.details.tokens.map((tok: TgiToken) => tok.id), expected.tokenIds, what);
+    assert.equal(res.body.details.seed, seed, what);
+    texts[name] = res.body.generated_text;
+  }
+  // The parameters really change what is sampled with the same seed: top_k 1 is greedy whatever the
+  // seed, and this seed's plain sample is not; a hot temperature and a strong penalty leave it.
+  const [greedy] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, maxTokens });
+  assert.notEqual(texts.plain, greedy?.text, 'this seed samples off the greedy path at temperature 1');
+  assert.equal(texts.topK1, greedy?.text);
+  assert.equal(texts.cold, greedy?.text, 'temperature 0.3 sharpens this seed back onto the greedy path');
+  assert.notEqual(texts.hot, texts.plain);
+  assert.notEqual(texts.penalty, texts.plain);
+
+  // Greedy (no do_sample, no warper) with repetition_penalty: the penalty still applies, as in TGI.
+  const penalised = await postJson(`${s.url}/generate`, { inputs: PROMPT, parameters: { max_new_tokens: maxTokens, repetition_penalty: 3, details: true } });
+  const [expectedPenalised] = await direct(s.engine, { promptTokenIds: promptIds }, { temperature: 0, repetitionPenalty: 3, maxTokens });
+  assert.equal(penalised.body.details.seed, null);
+  assert.equal(penalised.body.generated_text, expectedPenalised?.text);
+  assert.notEqual(penalised.body.generated_text, greedy?.text);
+
+  // /generate_stream samples the same tokens for the same parameters and seed.
+  const streamed = await postSse(`${s.url}/generate_stream`, { inputs: PROMPT, parameters: { do_sample: true, seed, max_new_tokens: maxTokens, ...cases.hot[0] } });
+  const events = streamed.events as TgiEvent[];
+  assert.equal(events.map((e) => e.token.text).join(''), texts.hot);
+  assert.equal(events[events.length - 1]?.generated_text, texts.hot);
+  assert.equal(events[events.length - 1]?.details?.seed, seed);
+});
+
 test('TGI: stop sequences, return_full_text, truncate, headers, POST / and /info', async (t) => {
   const s = await serve(t);
   if (!s) return;
