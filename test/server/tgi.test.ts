@@ -103,7 +103,7 @@ test('TGI temperature, top_k, top_p, repetition_penalty: /generate equals the en
   const seed = 1234;
   const maxTokens = 24;
   // Each TGI parameter set next to the engine's equivalent (TGI's defaults: temperature 1, no top-k/top-p, no penalty).
-  const cases: Record<string, [Record<string, number>, Record<string, number>]> = {
+  const cases = {
     plain: [{}, { temperature: 1 }],
     cold: [{ temperature: 0.3 }, { temperature: 0.3 }],
     hot: [{ temperature: 1.8 }, { temperature: 1.8 }],
@@ -112,7 +112,7 @@ test('TGI temperature, top_k, top_p, repetition_penalty: /generate equals the en
     topP: [{ top_p: 0.3 }, { temperature: 1, topP: 0.3 }],
     penalty: [{ repetition_penalty: 3 }, { temperature: 1, repetitionPenalty: 3 }],
     all: [{ temperature: 0.7, top_k: 20, top_p: 0.9, repetition_penalty: 1.3 }, { temperature: 0.7, topK: 20, topP: 0.9, repetitionPenalty: 1.3 }],
-  };
+  } satisfies Record<string, [Record<string, number>, Record<string, number>]>;
   const texts: Record<string, string> = {};
   for (const [name, [tgi, engine]] of Object.entries(cases)) {
     const what = `${name} ${JSON.stringify(tgi)}`;
