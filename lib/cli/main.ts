@@ -15,7 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 const USAGE = `usage: kvserve <command> [options]
 
 commands:
-  serve <model> [--port 8000]        OpenAI, TGI and KServe v2 / Triton HTTP server (vLLM's flags)
+  serve [model] [--port 8000]        OpenAI, TGI and KServe v2 / Triton HTTP server (vLLM's flags)
   generate [model] --prompt <text>   generate text (greedy unless --temperature > 0)
   download <model> [--revision r]    fetch a hub model into the Hugging Face cache, print its path
   tokenize <model> --text <text>     print token ids as JSON
@@ -23,8 +23,8 @@ commands:
   bench serve --base-url <url>       load-test an OpenAI-compatible server (vLLM bench serve metrics)
 
 <model> is a GGUF file, a Hugging Face model directory, or a hub id: org/name, org/name:file.gguf,
-org/name:Q8_0 (a quantization tag). With no model, generate runs a built-in demo model whose output
-is meaningless. Run 'kvserve <command> --help' for options.`;
+org/name:Q8_0 (a quantization tag). With no model, serve and generate run a built-in demo model
+whose output is meaningless. Run 'kvserve <command> --help' for options.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

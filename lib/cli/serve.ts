@@ -1,6 +1,7 @@
-// `kvserve serve <model>`: load the engine (with progress), listen, and on SIGTERM/SIGINT drain:
-// readiness goes false, new requests get 503, running ones finish within --shutdown-timeout, then the
-// server and engine close and the process exits 0. The only place that installs signal handlers.
+// `kvserve serve [model]`: load the engine (with progress; the demo model when none is named),
+// listen, and on SIGTERM/SIGINT drain: readiness goes false, new requests get 503, running ones finish
+// within --shutdown-timeout, then the server and engine close and the process exits 0. The only place
+// that installs signal handlers.
 import { pino, type Logger } from 'pino';
 import { printNotice, resolveCliModel } from './model-arg.js';
 import { Engine } from '../engine/engine.js';
