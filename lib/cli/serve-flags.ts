@@ -30,7 +30,7 @@ engine:
   --max-model-len <n>              context length (default: the model's)
   --max-num-seqs <n>               most sequences in one step
   --max-num-batched-tokens <n>     token budget of one step
-  --max-num-queued-requests <n>    waiting-queue bound; a full queue answers 503 (429 on TGI routes)
+  --max-num-queued-requests <n>    waiting-queue bound, >= 1 (default: unbounded); a full queue answers 503 (429 on TGI)
   --kv-cache-memory <size>         KV cache size, e.g. 2GiB or 512MiB
   --kv-cache-dtype <dtype>         auto | f32 | f16 | bf16
   --block-size <n>                 tokens per KV block
@@ -137,7 +137,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   int('max-model-len', 'maxModelLen', 1);
   int('max-num-seqs', 'maxNumSeqs', 1);
   int('max-num-batched-tokens', 'maxNumBatchedTokens', 1);
-  int('max-num-queued-requests', 'maxNumQueuedRequests', 0);
+  // At least 1, as the engine requires (0 would only fail later, after the model has loaded); absent: unbounded.
+  int('max-num-queued-requests', 'maxNumQueuedRequests', 1);
   int('block-size', 'blockSize', 1);
   int('threads', 'threads', 1);
   if (values['kv-cache-memory'] !== undefined) engine.kvCacheMemory = parseByteSize('--kv-cache-memory', values['kv-cache-memory']);

@@ -48,6 +48,11 @@ test('serve flags: errors name the flag, the expectation and the value', () => {
   assert.throws(() => parseServeArgs(['m', '--kv-cache-memory', 'lots'], {}), /--kv-cache-memory: expected a size such as 2GiB/);
   assert.throws(() => parseServeArgs(['m', '--kv-cache-dtype', 'fp8'], {}), /--kv-cache-dtype: expected one of auto, f32, f16, bf16, got "fp8"/);
   assert.throws(() => parseServeArgs(['m', '--max-num-seqs', '0'], {}), /--max-num-seqs: expected an integer >= 1, got "0"/);
+  // The engine rejects a queue bound of 0; the flag says so before any model is loaded.
+  assert.throws(() => parseServeArgs(['m', '--max-num-queued-requests', '0'], {}), /--max-num-queued-requests: expected an integer >= 1, got "0"/);
+  assert.throws(() => parseServeArgs(['m', '--max-num-queued-requests=-3'], {}), /--max-num-queued-requests: expected an integer >= 1, got "-3"/);
+  const one = parseServeArgs(['m', '--max-num-queued-requests', '1'], {});
+  assert.ok(one !== 'help' && one.engine.maxNumQueuedRequests === 1);
   assert.throws(() => parseServeArgs(['m', '--chat-template', '/no/such/file'], {}), /--chat-template: expected a template file that exists/);
   assert.throws(() => parseServeArgs(['m', '--enable-prefix-caching', '--no-enable-prefix-caching'], {}), /--enable-prefix-caching/);
   assert.throws(() => parseServeArgs(['m', '--gpu-memory-utilization', '0.9'], {}), /gpu-memory-utilization/);
