@@ -2,6 +2,7 @@
 // arrivals (or all at once), at most `concurrency` in flight, for a number of prompts or a duration,
 // and summarizes each level the way `vllm bench serve` does.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BenchServeError, unreachableError } from './bench-error.js';
 import { ProgressBar } from './progress-bar.js';
 import { exponentialGap, seededRandom } from './random.js';
 import { buildRandomPrompts, type BenchPrompt } from './serve-dataset.js';
@@ -45,15 +46,26 @@ export interface ServeBenchReport {
   levels: LevelResult[];
 }
 
+/** GET /v1/models; a network failure (nothing listening, unknown host) becomes one clear BenchServeError. */
+async function getModels(baseUrl: string, apiKey?: string): Promise<Response> {
+  const base = baseUrl.replace(/\/+$/, '');
+  try {
+    return await fetch(`${base}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+  } catch (err) {
+    throw unreachableError(base, err);
+  }
+}
+
 /** Resolves the model name from /v1/models when none was given. */
 export async function discoverModel(baseUrl: string, apiKey?: string): Promise<string> {
-  const response = await fetch(`${baseUrl.replace(/\/+$/, '')}/v1/models`, {
-    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-  });
-  if (!response.ok) throw new Error(`GET /v1/models: HTTP ${response.status}`);
+  const response = await getModels(baseUrl, apiKey);
+  if (!response.ok) {
+    const text = await response.text().catch(() => '');
+    throw new BenchServeError(`GET ${baseUrl.replace(/\/+$/, '')}/v1/models: HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+  }
   const body = (await response.json()) as { data?: Array<{ id?: string }> };
   const id = body.data?.[0]?.id;
-  if (!id) throw new Error('GET /v1/models listed no model; pass --model');
+  if (!id) throw new BenchServeError('GET /v1/models listed no model; pass --model');
   return id;
 }
 
@@ -122,7 +134,12 @@ export async function runServeBench(options: ServeBenchOptions, onLevel?: (level
     promptLen: prompts[0]?.promptLen ?? 1,
     maxTokens: Math.min(options.outputLen, 4),
   });
-  if (!probe.success) throw new Error(`the initial test request failed: ${probe.error ?? 'unknown error'}`);
+  if (!probe.success) {
+    // A request record keeps only fetch's message ("fetch failed"): ask the server once more to tell
+    // "nothing is listening" (with its cause) from a server that answered with an error.
+    (await getModels(options.baseUrl, options.apiKey)).body?.cancel().catch(() => undefined);
+    throw new BenchServeError(`the initial test request to ${options.baseUrl} failed: ${probe.error ?? 'unknown error'}`);
+  }
   const levels: LevelResult[] = [];
   for (const concurrency of options.concurrencies) {
     const level = await runLevel(options, prompts, concurrency);

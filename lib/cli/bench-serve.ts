@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLevel, formatSummaryTable } from '../bench/serve-report.js';
-import { discoverModel, runServeBench, type ServeBenchOptions } from '../bench/serve-runner.js';
+import { BenchServeError } from '../bench/bench-error.js';
+import { discoverModel, runServeBench, type ServeBenchOptions, type ServeBenchReport } from '../bench/serve-runner.js';
 import { invalidArgument } from '../errors.js';
 import { parseDurationSeconds, parseInteger, parseIntegerList, parseNumber } from './flag-values.js';
 
@@ -97,11 +98,19 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (config.model === '') config.model = await discoverModel(config.baseUrl, config.apiKey);
-  console.error(`bench serve: ${config.baseUrl} model=${config.model} input=${config.inputLen} output=${config.outputLen} ` +
-    `rate=${Number.isFinite(config.requestRate) ? config.requestRate : 'inf'} concurrency=${config.concurrencies.join(',')} ` +
-    (config.durationS !== null ? `duration=${config.durationS}s` : `prompts=${config.numPrompts}`));
-  const report = await runServeBench(config, (level) => console.log(`${formatLevel(level)}\n`));
+  let report: ServeBenchReport;
+  try {
+    if (config.model === '') config.model = await discoverModel(config.baseUrl, config.apiKey);
+    console.error(`bench serve: ${config.baseUrl} model=${config.model} input=${config.inputLen} output=${config.outputLen} ` +
+      `rate=${Number.isFinite(config.requestRate) ? config.requestRate : 'inf'} concurrency=${config.concurrencies.join(',')} ` +
+      (config.durationS !== null ? `duration=${config.durationS}s` : `prompts=${config.numPrompts}`));
+    report = await runServeBench(config, (level) => console.log(`${formatLevel(level)}\n`));
+  } catch (err) {
+    // Unreachable server, HTTP errors, a refused first request: one line, no stack.
+    if (!(err instanceof BenchServeError)) throw err;
+    console.error(`kvserve bench serve: ${err.message}`);
+    return 1;
+  }
   console.log(formatSummaryTable(report.levels));
   if (config.saveResult) {
     const dir = join(config.saveResult, '..');

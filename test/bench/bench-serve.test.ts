@@ -1,15 +1,19 @@
 // bench serve: statistics against hand-computed values, and the client against a fake streaming
-// server with known delays, sizes and injected failures.
+// server with known delays, sizes and injected failures; the CLI against servers that are down or refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { networkCause } from '../../lib/bench/bench-error.js';
 import { exponentialGap, seededRandom } from '../../lib/bench/random.js';
 import { runServeBench } from '../../lib/bench/serve-runner.js';
 import { latencyStatsMs, peakPerSecond, percentile, summarize, type RequestRecord } from '../../lib/bench/serve-stats.js';
 import { parseBenchServeArgs, run as runCli } from '../../lib/cli/bench-serve.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startFakeOpenAiServer } from '../helpers/fake-openai-server.js';
+import { runCli as runKvserve } from '../helpers/cli.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
@@ -164,4 +168,57 @@ test('bench serve flags: defaults and errors that name the flag', () => {
   assert.throws(() => parseBenchServeArgs(['--bogus'], {}), /bogus/);
   const withKey = parseBenchServeArgs([], { OPENAI_API_KEY: 'k' });
   assert.ok(withKey !== 'help' && withKey.apiKey === 'k' && withKey.numPrompts === 100);
+});
+
+/** A local port with nothing listening on it (bound, then closed): connecting is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+test('bench serve CLI against nothing listening: one line naming the base URL and ECONNREFUSED, exit 1, no stack', async () => {
+  const port = await closedPort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const expected = `kvserve bench serve: cannot reach ${baseUrl}: connect ECONNREFUSED 127.0.0.1:${port} (is the server running? check --base-url)`;
+  // Without --model the model is looked up first (GET /v1/models); with one, the first test request fails.
+  for (const extra of [[], ['--model', 'some-model']]) {
+    const result = await runKvserve(['bench', 'serve', '--base-url', `${baseUrl}/`, '--num-prompts', '2', '--no-progress', ...extra]);
+    const what = `${JSON.stringify(extra)}: ${result.stderr}`;
+    assert.equal(result.code, 1, what);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines[lines.length - 1], expected, what);
+    assert.ok(lines.length <= 2, `at most the run's header line before the error: ${what}`);
+    assert.doesNotMatch(result.stderr, /TypeError|fetch failed|\n\s+at /, what);
+    assert.equal(result.stdout, '');
+  }
+});
+
+test('bench serve CLI: a server that answers /v1/models with an error is named with its status, exit 1', async (t) => {
+  const server = createServer((req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: `no route ${req.url ?? ''}` }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const noModel = await runKvserve(['bench', 'serve', '--base-url', baseUrl, '--no-progress']);
+  assert.equal(noModel.code, 1, noModel.stderr);
+  assert.equal(noModel.stderr.trim(), `kvserve bench serve: GET ${baseUrl}/v1/models: HTTP 404: {"error":"no route /v1/models"}`);
+  const withModel = await runKvserve(['bench', 'serve', '--base-url', baseUrl, '--model', 'm', '--num-prompts', '2', '--no-progress']);
+  assert.equal(withModel.code, 1, withModel.stderr);
+  assert.match(withModel.stderr.trim().split('\n').pop() ?? '',
+    new RegExp(`^kvserve bench serve: the initial test request to ${baseUrl.replace(/\./g, '\\.')} failed: HTTP 404: .*no route /v1/completions`));
+});
+
+test('networkCause: the deepest cause of fetch\'s "fetch failed", its code kept, address attempts joined', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
+  assert.equal(networkCause(new TypeError('fetch failed', { cause: refused })), 'connect ECONNREFUSED 127.0.0.1:8000');
+  const timeout = Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+  assert.equal(networkCause(new TypeError('fetch failed', { cause: timeout })), 'UND_ERR_CONNECT_TIMEOUT: Connect Timeout Error');
+  const both = Object.assign(new AggregateError([new Error('connect ECONNREFUSED ::1:8000'), new Error('connect ECONNREFUSED 127.0.0.1:8000')], ''), { code: 'ECONNREFUSED' });
+  assert.equal(networkCause(new TypeError('fetch failed', { cause: both })), 'connect ECONNREFUSED ::1:8000; connect ECONNREFUSED 127.0.0.1:8000');
+  assert.equal(networkCause('plain'), 'plain');
 });
