@@ -7,7 +7,7 @@ import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/h
 import { parseDurationSeconds, parseInteger, parseStringList } from './flag-values.js';
 import { parseByteSize } from './parse-size.js';
 
-export const SERVE_HELP = `usage: kvserve serve <model> [options]
+export const SERVE_HELP = `usage: kvserve serve [model] [options]
 
 <model> is a GGUF file, a Hugging Face model directory or a hub id (or give it with --model);
 with none, the built-in demo model (meaningless output) is served.

@@ -141,6 +141,11 @@ test('TGI temperature, top_k, top_p, repetition_penalty: /generate equals the en
   assert.equal(penalised.body.generated_text, expectedPenalised?.text);
   assert.notEqual(penalised.body.generated_text, greedy?.text);
 
+  // temperature 1.0 changes nothing, so (as in TGI) it does not turn sampling on: greedy, no seed.
+  const neutral = await postJson(`${s.url}/generate`, { inputs: PROMPT, parameters: { max_new_tokens: maxTokens, temperature: 1.0, details: true } });
+  assert.equal(neutral.body.generated_text, greedy?.text);
+  assert.equal(neutral.body.details.seed, null);
+
   // /generate_stream samples the same tokens for the same parameters and seed.
   const streamed = await postSse(`${s.url}/generate_stream`, { inputs: PROMPT, parameters: { do_sample: true, seed, max_new_tokens: maxTokens, ...cases.hot[0] } });
   const events = streamed.events as TgiEvent[];

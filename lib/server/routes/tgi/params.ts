@@ -49,7 +49,8 @@ export async function planTgiRequest(
 ): Promise<TgiRequestPlan> {
   const p: TgiParameters = body.parameters ?? {};
   const bestOf = p.best_of ?? 1;
-  const sampling = (p.do_sample ?? false) || p.temperature != null || p.top_k != null || p.top_p != null || p.typical_p != null;
+  // As TGI's NextTokenChooser: a warper that changes nothing (temperature 1.0) does not turn sampling on.
+  const sampling = (p.do_sample ?? false) || (p.temperature != null && p.temperature !== 1) || p.top_k != null || p.top_p != null || p.typical_p != null;
   if (bestOf < 1 || bestOf > TGI_LIMITS.maxBestOf) {
     throw invalid(`\`best_of\` must be > 0 and <= ${TGI_LIMITS.maxBestOf}. Given: ${bestOf}`, 'best_of');
   }
