@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchServeError, unreachableError } from './bench-error.js';
 import { ProgressBar } from './progress-bar.js';
 import { exponentialGap, seededRandom } from './random.js';
-import { buildRandomPrompts, type BenchPrompt } from './serve-dataset.js';
+import { PromptSource } from './prompt-source.js';
 import { runCompletionRequest } from './serve-request.js';
 import { summarize, type RequestRecord, type ServeBenchResult } from './serve-stats.js';
 
@@ -69,7 +69,7 @@ export async function discoverModel(baseUrl: string, apiKey?: string): Promise<s
   return id;
 }
 
-async function runLevel(options: ServeBenchOptions, prompts: BenchPrompt[], concurrency: number): Promise<LevelResult> {
+async function runLevel(options: ServeBenchOptions, prompts: PromptSource, firstPrompt: number, concurrency: number): Promise<{ level: LevelResult; promptsUsed: number }> {
   const random = seededRandom(options.seed + concurrency);
   const records: RequestRecord[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -79,6 +79,7 @@ async function runLevel(options: ServeBenchOptions, prompts: BenchPrompt[], conc
   const start = performance.now();
   const origin = start / 1000;
   let nextArrival = start;
+  let used = 0;
   for (let i = 0; ; i++) {
     if (options.numPrompts !== null && i >= options.numPrompts) break;
     if (options.durationS !== null && performance.now() - start >= options.durationS * 1000) break;
@@ -88,7 +89,8 @@ async function runLevel(options: ServeBenchOptions, prompts: BenchPrompt[], conc
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     if (options.durationS !== null && performance.now() - start >= options.durationS * 1000) break;
     nextArrival += exponentialGap(random, options.requestRate) * 1000;
-    const prompt = prompts[i % prompts.length] ?? { text: 'hello', promptLen: 1 };
+    const prompt = await prompts.get(firstPrompt + i);
+    used = i + 1;
     const task = runCompletionRequest({
       baseUrl: options.baseUrl,
       model: options.model,
@@ -109,29 +111,33 @@ async function runLevel(options: ServeBenchOptions, prompts: BenchPrompt[], conc
   const durationS = (performance.now() - start) / 1000;
   bar?.finish(records.length, failed);
   return {
-    max_concurrency: concurrency,
-    request_rate: Number.isFinite(options.requestRate) ? options.requestRate : 'inf',
-    ...summarize(records, durationS, peak, origin),
+    level: {
+      max_concurrency: concurrency,
+      request_rate: Number.isFinite(options.requestRate) ? options.requestRate : 'inf',
+      ...summarize(records, durationS, peak, origin),
+    },
+    promptsUsed: used,
   };
 }
 
 export async function runServeBench(options: ServeBenchOptions, onLevel?: (level: LevelResult) => void): Promise<ServeBenchReport> {
-  const poolSize = options.numPrompts ?? Math.max(64, ...options.concurrencies.map((c) => 2 * c));
-  const { prompts, sizedBy } = await buildRandomPrompts({
+  // Every request gets a prompt no earlier one had (see prompt-source.ts): prompts come in chunks of
+  // about what one level keeps in flight.
+  const prompts = new PromptSource({
     baseUrl: options.baseUrl,
     model: options.model,
     apiKey: options.apiKey,
     inputLen: options.inputLen,
-    count: poolSize,
     seed: options.seed,
-  });
+  }, Math.max(64, ...options.concurrencies.map((c) => 2 * c)));
+  const first = await prompts.get(0);
   // One request first, as vLLM does: a misconfigured run fails here with the server's reason.
   const probe = await runCompletionRequest({
     baseUrl: options.baseUrl,
     model: options.model,
     apiKey: options.apiKey,
-    prompt: prompts[0]?.text ?? 'hello',
-    promptLen: prompts[0]?.promptLen ?? 1,
+    prompt: first.text,
+    promptLen: first.promptLen,
     maxTokens: Math.min(options.outputLen, 4),
   });
   if (!probe.success) {
@@ -141,8 +147,10 @@ export async function runServeBench(options: ServeBenchOptions, onLevel?: (level
     throw new BenchServeError(`the initial test request to ${options.baseUrl} failed: ${probe.error ?? 'unknown error'}`);
   }
   const levels: LevelResult[] = [];
+  let nextPrompt = 1;
   for (const concurrency of options.concurrencies) {
-    const level = await runLevel(options, prompts, concurrency);
+    const { level, promptsUsed } = await runLevel(options, prompts, nextPrompt, concurrency);
+    nextPrompt += promptsUsed;
     levels.push(level);
     onLevel?.(level);
   }
@@ -155,7 +163,7 @@ export async function runServeBench(options: ServeBenchOptions, onLevel?: (level
     output_len: options.outputLen,
     num_prompts: options.numPrompts,
     duration_s: options.durationS,
-    prompts_sized_by: sizedBy,
+    prompts_sized_by: prompts.sizedBy,
     levels,
   };
 }

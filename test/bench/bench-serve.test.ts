@@ -94,6 +94,21 @@ test('bench serve against a fake server: counts, failures, sizes and latency bou
   assert.equal(server.peakConcurrency(), 4);
 });
 
+test('bench serve: every request has a prompt no earlier request had, across levels (a reused one would hit the prefix cache)', async (t) => {
+  const server = await startFakeOpenAiServer({ firstChunkDelayMs: 1, chunkDelayMs: 1, tokenizer: true });
+  t.after(() => server.close());
+  // 3 levels x 50 prompts outrun the first chunk of 64 prompts: later ones are built while the run goes on.
+  const report = await runServeBench({
+    baseUrl: server.url, model: 'fake-model', concurrencies: [1, 2, 8], numPrompts: 50, durationS: null,
+    inputLen: 6, outputLen: 2, requestRate: Infinity, seed: 5, progress: false,
+  });
+  assert.equal(report.prompts_sized_by, 'tokenizer');
+  const prompts = server.completionPrompts();
+  assert.equal(prompts.length, 1 + 3 * 50);
+  assert.equal(new Set(prompts).size, prompts.length, 'a prompt was sent twice');
+  for (const level of report.levels) assert.deepEqual(level.input_lens, new Array(50).fill(6));
+});
+
 test('bench serve: Poisson arrivals take at least the sum of their seeded gaps', async (t) => {
   const server = await startFakeOpenAiServer({ firstChunkDelayMs: 1, chunkDelayMs: 1 });
   t.after(() => server.close());

@@ -17,6 +17,8 @@ export interface FakeServer {
   url: string;
   /** Completion requests received (including failed ones). */
   numCompletions(): number;
+  /** The prompt of every completion request, in arrival order. */
+  completionPrompts(): string[];
   /** The most completion requests that were open at the same time. */
   peakConcurrency(): number;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function startFakeOpenAiServer(options: FakeServerOptions): Promise
     return id;
   };
   let completions = 0;
+  const completionPrompts: string[] = [];
   let open = 0;
   let peak = 0;
   const server: Server = createServer((req, res) => {
@@ -71,6 +74,7 @@ export async function startFakeOpenAiServer(options: FakeServerOptions): Promise
         return;
       }
       completions++;
+      completionPrompts.push(String(body.prompt));
       if (options.failEvery && completions % options.failEvery === 0) {
         res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'injected failure' } }));
         return;
@@ -97,6 +101,7 @@ export async function startFakeOpenAiServer(options: FakeServerOptions): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     numCompletions: () => completions,
+    completionPrompts: () => [...completionPrompts],
     peakConcurrency: () => peak,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
