@@ -36,6 +36,8 @@ engine:
   --block-size <n>                 tokens per KV block
   --enable-prefix-caching / --no-enable-prefix-caching
   --scheduling-policy <policy>     fcfs | priority
+  --max-decode-slowdown <x>        while streams decode, a step carrying new prompt tokens takes at most x times
+                                   a decode-only step (default 1.5; 0: no limit, prompts take the whole budget)
   --chat-template <file|template>  chat template (a file path, or the template itself)
   --threads <n>                    CPU threads for the native kernels`;
 
@@ -56,6 +58,7 @@ export interface ServeEngineOptions {
   threads?: number;
   maxNumQueuedRequests?: number;
   schedulingPolicy?: 'fcfs' | 'priority';
+  maxDecodeSlowdown?: number;
   chatTemplate?: string;
 }
 
@@ -113,6 +116,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'enable-prefix-caching': { type: 'boolean' },
       'no-enable-prefix-caching': { type: 'boolean' },
       'scheduling-policy': { type: 'string' },
+      'max-decode-slowdown': { type: 'string' },
       'chat-template': { type: 'string' },
       revision: { type: 'string' },
       threads: { type: 'string' },
@@ -153,6 +157,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     const policy = values['scheduling-policy'];
     if (policy !== 'fcfs' && policy !== 'priority') throw invalidArgument('--scheduling-policy', 'fcfs or priority', policy);
     engine.schedulingPolicy = policy;
+  }
+  if (values['max-decode-slowdown'] !== undefined) {
+    const text = values['max-decode-slowdown'];
+    const x = Number(text);
+    if (text.trim() === '' || !(x === 0 || (x >= 1 && Number.isFinite(x)))) throw invalidArgument('--max-decode-slowdown', 'a number >= 1, or 0 for no limit', text);
+    engine.maxDecodeSlowdown = x;
   }
   if (values['chat-template'] !== undefined) engine.chatTemplate = readChatTemplate(values['chat-template']);
 

@@ -64,10 +64,11 @@ const FLAG_NAMES: Record<string, string> = {
   blockSize: '--block-size',
   threads: '--threads',
   schedulingPolicy: '--scheduling-policy',
+  maxDecodeSlowdown: '--max-decode-slowdown',
 };
 
 export function flagNames(message: string): string {
-  return message.replace(/\b(maxModelLen|kvCacheMemory|kvCacheDtype|maxNumSeqs|maxNumBatchedTokens|maxNumQueuedRequests|blockSize|threads|schedulingPolicy)\b/g,
+  return message.replace(/\b(maxModelLen|kvCacheMemory|kvCacheDtype|maxNumSeqs|maxNumBatchedTokens|maxNumQueuedRequests|blockSize|threads|schedulingPolicy|maxDecodeSlowdown)\b/g,
     (name) => FLAG_NAMES[name] ?? name);
 }
 

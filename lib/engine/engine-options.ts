@@ -38,11 +38,17 @@ export interface EngineOptions {
   /** Waiting-queue bound; a full queue refuses new requests (ERR_ENGINE_QUEUE_FULL). Default unbounded. */
   maxNumQueuedRequests?: number;
   schedulingPolicy?: SchedulingPolicy;
+  /**
+   * Stall-free batching: while requests decode, a step that carries prompt tokens may take at most
+   * this many times as long as a decode-only step (predicted from the measured step times), so a new
+   * prompt never stalls running streams; longer prompts are chunked over more steps. Default 1.5;
+   * 0 turns the limit off (prompts take the whole token budget, as vLLM does).
+   */
+  maxDecodeSlowdown?: number;
   /** A Jinja chat template that replaces the model's own. */
   chatTemplate?: string;
   /** Force a CPU kernel variant (default: the best this CPU runs). */
   isa?: IsaName;
-  /** Load progress (0..1 per phase; 'download' while a hub model is fetched). */
   /**
    * Where the model runs: 'auto' (default) uses the CUDA backend when the CUDA addon is built and a GPU
    * passes its probe (lib/native/cuda-probe.ts), else the CPU; 'cpu' / 'cuda' force one ('cuda' fails
@@ -68,6 +74,8 @@ export interface ResolvedEngineConfig {
   device: DevicePreference;
   maxNumQueuedRequests: number | undefined;
   schedulingPolicy: SchedulingPolicy;
+  /** 0 = off. */
+  maxDecodeSlowdown: number;
 }
 
 const MAX_DEFAULT_KV_BYTES = 2 * 2 ** 30;
@@ -116,6 +124,10 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
   if (options.maxNumQueuedRequests !== undefined) positiveInt('maxNumQueuedRequests', options.maxNumQueuedRequests);
   const device = options.device ?? 'auto';
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('device', "'auto', 'cpu' or 'cuda'", device);
+  const maxDecodeSlowdown = options.maxDecodeSlowdown ?? 1.5;
+  if (typeof maxDecodeSlowdown !== 'number' || !(maxDecodeSlowdown === 0 || (maxDecodeSlowdown >= 1 && Number.isFinite(maxDecodeSlowdown)))) {
+    throw invalidArgument('maxDecodeSlowdown', 'a number >= 1, or 0 for no limit', maxDecodeSlowdown);
+  }
   const policy = options.schedulingPolicy ?? 'fcfs';
   if (policy !== 'fcfs' && policy !== 'priority') throw invalidArgument('schedulingPolicy', "'fcfs' or 'priority'", policy);
   return {
@@ -131,5 +143,6 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
     device,
     maxNumQueuedRequests: options.maxNumQueuedRequests,
     schedulingPolicy: policy,
+    maxDecodeSlowdown,
   };
 }

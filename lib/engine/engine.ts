@@ -22,6 +22,7 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { resolveEngineConfig, type EngineOptions, type ResolvedEngineConfig } from './engine-options.js';
 import { EventChannel } from './event-channel.js';
 import { SampleState } from './sample-state.js';
+import { StepCostModel } from './step-cost-model.js';
 import type {
   ChatMessage,
   EngineStats,
@@ -57,6 +58,8 @@ export class Engine implements AsyncDisposable {
   private closed = false;
   private loopDone: Promise<void> = Promise.resolve();
   private stepFailures = 0;
+  /** Step time against step size, for the stall-free prefill limit. */
+  private readonly stepCost = new StepCostModel();
 
   /** The chat template given at creation, overriding the model's own (undefined: the model's). */
   readonly chatTemplate: string | undefined;
@@ -80,6 +83,9 @@ export class Engine implements AsyncDisposable {
         maxModelLen: config.maxModelLen,
         ...(config.maxNumQueuedRequests !== undefined ? { maxNumQueuedRequests: config.maxNumQueuedRequests } : {}),
         policy: config.schedulingPolicy,
+        ...(config.maxDecodeSlowdown > 0
+          ? { prefillTokenLimit: (numDecodes: number) => this.stepCost.prefillTokenLimit(numDecodes, config.maxDecodeSlowdown) }
+          : {}),
       },
       kv,
     );
@@ -317,6 +323,7 @@ export class Engine implements AsyncDisposable {
         });
         tokenIds = result.tokenIds;
         logprobs = readLogprobs(result, sampling.maxLogprobs);
+        this.stepCost.observe(output.numBatchedTokens, result.computeMs);
         this.stepFailures = 0;
       } catch (err) {
         this.failStep(output, err);

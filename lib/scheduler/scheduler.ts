@@ -13,6 +13,10 @@
 //   2. If nobody was preempted, waiting requests are admitted in queue order while the budget,
 //      maxNumSeqs and the KV cache allow: the prefix cache advances numComputedTokens first. The
 //      first request that does not fit stops admission (no skipping ahead).
+// Stall-free batching (prefillTokenLimit): while requests decode, the prompt tokens of a step (new
+// prompts, prompt chunks, recomputation after preemption) are capped, so a step carrying a new
+// prompt is at most a bounded factor slower than a decode-only step and running streams never
+// stall behind a long prefill (as Sarathi-Serve); the engine sets the cap from measured step times.
 // Preemption is by recompute: a resumed request computes prompt + generated tokens again (much of
 // it is usually still in the prefix cache) and samples only once it reaches its last token, so no
 // output token is lost or repeated.
@@ -46,6 +50,11 @@ export interface SchedulerConfig {
   readonly longPrefillTokenThreshold?: number;
   /** Default 'fcfs'. */
   readonly policy?: SchedulingPolicy;
+  /**
+   * Most prompt tokens (tokens of rows that do not sample a next token from a decode position) in a
+   * step that also has `numDecodes` decode rows; called only when numDecodes > 0. Default: no cap.
+   */
+  readonly prefillTokenLimit?: (numDecodes: number) => number;
 }
 
 export interface AddRequestOptions {
@@ -71,7 +80,14 @@ export interface SchedulerStats {
 
 interface StepState {
   budget: number;
+  /** Prompt tokens this step may still take (Infinity without decode rows or a limit). */
+  prefillLeft: number;
   readonly scheduled: ScheduledRequest[];
+}
+
+/** A running request whose next row is one decode token: every known token but the newest is computed, and that one is generated. */
+function isDecoding(request: Request): boolean {
+  return request.numOutputTokens > 0 && request.numTokens - request.numComputedTokens === 1;
 }
 
 function positiveInteger(field: string, value: unknown): number {
@@ -80,7 +96,8 @@ function positiveInteger(field: string, value: unknown): number {
 }
 
 export class Scheduler {
-  readonly config: Readonly<Required<SchedulerConfig>>;
+  readonly config: Readonly<Required<Omit<SchedulerConfig, 'prefillTokenLimit'>>>;
+  private readonly prefillTokenLimit: ((numDecodes: number) => number) | undefined;
   readonly kv: KvCacheManager;
   private readonly waiting: RequestQueue;
   private running: Request[] = [];
@@ -111,6 +128,7 @@ export class Scheduler {
       longPrefillTokenThreshold,
       policy,
     });
+    this.prefillTokenLimit = config.prefillTokenLimit;
     this.kv = kv;
     this.waiting = new RequestQueue(policy, (request) => this.addOrder.get(request.requestId) ?? 0);
   }
@@ -164,15 +182,22 @@ export class Scheduler {
 
   /** Builds the next step. See the file header. */
   schedule(): SchedulerOutput {
-    const step: StepState = { budget: this.config.maxNumBatchedTokens, scheduled: [] };
+    const step: StepState = { budget: this.config.maxNumBatchedTokens, prefillLeft: Number.POSITIVE_INFINITY, scheduled: [] };
     const preemptedRequestIds: string[] = [];
     if (this.config.policy === 'priority') this.running.sort((a, b) => this.waiting.compare(a, b));
+    if (this.prefillTokenLimit !== undefined) {
+      let numDecodes = 0;
+      for (const request of this.running) if (isDecoding(request)) numDecodes++;
+      // At least one prompt token per step, so prompts always progress.
+      if (numDecodes > 0) step.prefillLeft = Math.max(1, Math.floor(this.prefillTokenLimit(numDecodes)));
+    }
 
     // 1. Running requests.
     let index = 0;
     while (index < this.running.length && step.budget > 0 && step.scheduled.length < this.config.maxNumSeqs) {
       const request = this.running[index] as Request;
-      const numNewTokens = this.numTokensToSchedule(request, request.numComputedTokens, step.budget);
+      const decoding = isDecoding(request);
+      const numNewTokens = this.numTokensToSchedule(request, request.numComputedTokens, decoding ? step.budget : Math.min(step.budget, step.prefillLeft));
       if (numNewTokens === 0) {
         index++;
         continue;
@@ -188,6 +213,7 @@ export class Scheduler {
       }
       if (blockIds === null) break;
       this.pushScheduled(step, request, numNewTokens, blockIds);
+      if (!decoding) step.prefillLeft -= numNewTokens;
       index++;
     }
 
@@ -334,13 +360,13 @@ export class Scheduler {
 
   private admitWaiting(step: StepState): void {
     const { maxNumSeqs } = this.config;
-    while (step.budget > 0 && step.scheduled.length < maxNumSeqs) {
+    while (step.budget > 0 && step.prefillLeft > 0 && step.scheduled.length < maxNumSeqs) {
       const request = this.waiting.peek();
       if (request === undefined) break;
       const numSeats = 1 + (this.pendingForks.get(request.requestId)?.length ?? 0);
       if (this.running.length + this.numReservedSeats() + numSeats > maxNumSeqs) break;
       const computed: ComputedBlocks = this.kv.getComputedBlocks(request);
-      const numNewTokens = this.numTokensToSchedule(request, computed.numComputedTokens, step.budget);
+      const numNewTokens = this.numTokensToSchedule(request, computed.numComputedTokens, Math.min(step.budget, step.prefillLeft));
       const blockIds = this.kv.allocateSlots(request, numNewTokens, computed);
       if (blockIds === null) break;
       this.waiting.pop();
@@ -350,6 +376,7 @@ export class Scheduler {
       this.running.push(request);
       if (numNewTokens > 0) {
         this.pushScheduled(step, request, numNewTokens, blockIds);
+        step.prefillLeft -= numNewTokens;
       } else {
         // Only a parent already at its last prompt token schedules nothing: fork now, and run
         // it and its children this step if they fit (no preemption for them here).

@@ -48,6 +48,17 @@ for (const model of [MODELS.stories260kGguf, MODELS.tinystoriesQ8Gguf]) {
       return res;
     });
     assert.deepEqual(batched, alone);
+    // Stall-free batching at its tightest (a step with decode rows takes one prompt token while the
+    // step-cost fit sees a per-token cost): a few requests first so the fit is known, then arrivals
+    // spread over time, so prompts advance in small chunks next to decodes; the same tokens.
+    const chunked = await withEngine(t, model, { kvCacheDtype: 'f32', maxNumSeqs: 64, maxNumBatchedTokens: 256, maxDecodeSlowdown: 1 }, async (engine) => {
+      for (const p of ps.slice(0, 3)) await collect(engine, p, { temperature: 0, maxTokens: 4 });
+      return Promise.all(ps.map(async (p, i) => {
+        await new Promise((resolve) => setTimeout(resolve, 2 * i));
+        return (await collect(engine, p, params(i)))[0] as number[];
+      }));
+    });
+    assert.deepEqual(chunked, alone);
     // A KV cache of 24 blocks x 16 tokens cannot hold 64 sequences: the scheduler must preempt.
     const spec = await loadModelSpec(modelPath(t, model) as string);
     const kvCacheMemory = 24 * 16 * kvBytesPerToken(spec, 'f32');
@@ -134,6 +145,8 @@ test('n = 4 returns four distinct samples that share the prompt', async (t) => {
 });
 
 test('invalid parameters, over-long prompts and a full queue are refused with clear errors', async (t) => {
+  const path = modelPath(t, MODELS.stories260kGguf);
+  if (path) await assert.rejects(Engine.create({ model: path, maxDecodeSlowdown: 0.5 }), /maxDecodeSlowdown: expected a number >= 1, or 0 for no limit, got 0.5/);
   await withEngine(t, MODELS.stories260kGguf, { maxModelLen: 64, maxNumQueuedRequests: 1, maxNumSeqs: 1 }, async (engine) => {
     await assert.rejects(collect(engine, 'Hi', { temperature: -1 }), /temperature: expected a number in \[0, 100\], got -1/);
     const long = Array(20).fill(WORDS.join(' ')).join(' ');

@@ -322,3 +322,41 @@ test('addRequest validates: duplicate ids, reused requests; config validation', 
   assert.throws(() => new Request({ requestId: 'e', promptTokenIds: [] }), /promptTokenIds: expected a non-empty array/);
   assert.throws(() => new Request({ requestId: 'e', promptTokenIds: [1, -2] }), /promptTokenIds\[1\]/);
 });
+
+test('prefillTokenLimit: while requests decode, prompt tokens per step are capped; without decodes a prompt takes the whole budget', () => {
+  const limits: number[] = [];
+  const { scheduler, model } = setup({ maxNumBatchedTokens: 64, prefillTokenLimit: (numDecodes) => (limits.push(numDecodes), 2 * numDecodes + 3) });
+  scheduler.addRequest(makeRequest('d', 8, { maxTokens: 20 }));
+  const first = scheduler.schedule();
+  assert.deepEqual(rows(first), [['d', 0, 8, true]]);
+  assert.deepEqual(limits, [], 'no decode rows yet: no limit asked for');
+  scheduler.updateFromOutput(first, model.step(first));
+  scheduler.addRequest(makeRequest('p', 12, { maxTokens: 2 }));
+  scheduler.addRequest(makeRequest('q', 6, { maxTokens: 2 }));
+  const second = scheduler.schedule();
+  // One decode row: at most 2 * 1 + 3 = 5 prompt tokens, and q waits.
+  assert.deepEqual(rows(second), [['d', 8, 1, true], ['p', 0, 5, false]]);
+  assert.deepEqual(limits, [1]);
+  scheduler.updateFromOutput(second, model.step(second));
+  const third = scheduler.schedule();
+  assert.deepEqual(rows(third), [['d', 9, 1, true], ['p', 5, 5, false]]);
+  scheduler.updateFromOutput(third, model.step(third));
+  const fourth = scheduler.schedule();
+  // p's last 2 prompt tokens, then q's first 3 within the same limit.
+  assert.deepEqual(rows(fourth), [['d', 10, 1, true], ['p', 10, 2, true], ['q', 0, 3, false]]);
+  scheduler.updateFromOutput(fourth, model.step(fourth));
+  const fifth = scheduler.schedule();
+  // Two decode rows now (d, p): 7 prompt tokens allowed; q needs 3.
+  assert.deepEqual(rows(fifth), [['d', 11, 1, true], ['p', 12, 1, true], ['q', 3, 3, true]]);
+  runToCompletion(scheduler, model);
+  assert.equal(scheduler.stats().numUsedBlocks, 0);
+
+  // A limit below one token still lets prompts progress, one token per step.
+  const slow = setup({ maxNumBatchedTokens: 64, prefillTokenLimit: () => 0 });
+  slow.scheduler.addRequest(makeRequest('d', 4, { maxTokens: 10 }));
+  const s1 = slow.scheduler.schedule();
+  slow.scheduler.updateFromOutput(s1, slow.model.step(s1));
+  slow.scheduler.addRequest(makeRequest('p', 3, { maxTokens: 1 }));
+  const s2 = slow.scheduler.schedule();
+  assert.deepEqual(rows(s2), [['d', 4, 1, true], ['p', 0, 1, false]]);
+});

@@ -24,6 +24,7 @@ export function setup(
       ...(config.maxNumQueuedRequests !== undefined ? { maxNumQueuedRequests: config.maxNumQueuedRequests } : {}),
       ...(config.longPrefillTokenThreshold !== undefined ? { longPrefillTokenThreshold: config.longPrefillTokenThreshold } : {}),
       ...(config.policy !== undefined ? { policy: config.policy } : {}),
+      ...(config.prefillTokenLimit !== undefined ? { prefillTokenLimit: config.prefillTokenLimit } : {}),
     },
     kv,
   );

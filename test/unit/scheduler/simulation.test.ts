@@ -22,10 +22,10 @@ interface Planned {
   readonly abortInFlight: boolean;
 }
 
-function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching: boolean) {
+function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching: boolean, prefillTokenLimit?: (numDecodes: number) => number) {
   const random = seededRandom(seed);
   const config = { numBlocks: 40, blockSize: 4, maxNumBatchedTokens: 32, maxNumSeqs: 6, maxModelLen: 96, policy, enablePrefixCaching };
-  const { scheduler, kv, model } = setup(config);
+  const { scheduler, kv, model } = setup({ ...config, ...(prefillTokenLimit ? { prefillTokenLimit } : {}) });
   const prefixes = [0, 1, 2].map((p) => Array.from({ length: randomInt(random, 4, 20) }, (_, i) => 100 + 50 * p + i));
   const plans: Planned[] = [];
   for (let i = 0; i < 70; i++) {
@@ -77,6 +77,13 @@ function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching
     assert.ok(output.numBatchedTokens <= config.maxNumBatchedTokens);
     assert.equal(output.numBatchedTokens, output.scheduled.reduce((sum, e) => sum + e.numScheduledTokens, 0));
     assert.ok(output.scheduled.length <= config.maxNumSeqs);
+    if (prefillTokenLimit) {
+      // Decode rows: sampling requests one token past their last computed one; the rest are prompt tokens.
+      const decodes = output.scheduled.filter((e) => e.request.numOutputTokens > 0 && e.numScheduledTokens === 1 && e.startPosition === e.request.numTokens - 1);
+      const promptTokens = output.numBatchedTokens - decodes.length;
+      // The limit grows with the number of decodes, and at most numRunning requests were decoding.
+      if (decodes.length > 0) assert.ok(promptTokens <= Math.max(1, prefillTokenLimit(scheduler.stats().numRunning)), `step ${step}: ${promptTokens} prompt tokens next to ${decodes.length} decodes`);
+    }
     for (const e of output.scheduled) {
       assert.ok(e.numScheduledTokens > 0);
       assert.equal(e.sampleThisStep, e.startPosition + e.numScheduledTokens === e.request.numTokens);
@@ -141,4 +148,11 @@ test('randomized simulation against a small cache keeps every invariant and exac
   assert.ok(numPreemptions > 20, `only ${numPreemptions} preemptions`);
   assert.ok(numHitTokens > 100, `only ${numHitTokens} prefix-cache hit tokens`);
   assert.ok(numAborted > 10, `only ${numAborted} aborts`);
+});
+
+test('randomized simulation with a prefill token limit (stall-free batching) keeps every invariant and exact outputs', () => {
+  for (const [seed, policy, caching] of [[11, 'fcfs', true], [12, 'priority', false], [13, 'fcfs', false]] as const) {
+    const result = simulate(seed, policy, caching, (numDecodes) => numDecodes + 1);
+    assert.ok(result.numChecked > 40, `seed ${seed}: only ${result.numChecked} requests completed`);
+  }
 });
