@@ -45,8 +45,9 @@ async function readJson(dir: string, name: string, required: boolean): Promise<J
 }
 
 /**
- * tokenizer.json models the `tokenizers` library loads but then panics on while encoding, in a thread
- * where the panic aborts the whole process (found by bench/fuzz/loaders.ts): a BPE model with a
+ * tokenizer.json models the `tokenizers` library loads but then fails on while encoding (found by
+ * bench/fuzz/loaders.ts): an unk_token outside the vocabulary (encode rejects), and, in a thread where
+ * the panic aborts the whole process, a BPE model with a
  * `continuing_subword_prefix` ("null" for null: "slice index starts at 1 but ends at 0", bpe/model.rs).
  * LLaMA-family tokenizers (SentencePiece BPE with byte fallback, GPT-2 byte-level BPE) have none; the
  * prefix belongs to WordPiece-style vocabularies, so such a BPE model is refused at load instead.
@@ -55,6 +56,13 @@ function rejectAbortingModel(dir: string, model: unknown): void {
   if (typeof model !== 'object' || model === null) return;
   const m = model as Json;
   if (m.type !== 'BPE') return;
+  // An unk_token missing from the vocabulary makes every encode that meets an unknown piece fail
+  // ("Unk token `<unk>` not found in the vocabulary"), so the tokenizer works for some texts only.
+  const unk = m.unk_token;
+  const vocab = typeof m.vocab === 'object' && m.vocab !== null ? (m.vocab as Json) : {};
+  if (typeof unk === 'string' && !Object.hasOwn(vocab, unk)) {
+    throw loadError(dir, `tokenizer.json: model.unk_token ${JSON.stringify(unk).slice(0, 40)} is not in model.vocab`);
+  }
   const prefix = m.continuing_subword_prefix;
   if (prefix !== undefined && prefix !== null && prefix !== '') {
     throw loadError(dir, `tokenizer.json: model.continuing_subword_prefix: expected null for a BPE model (kvserve serves SentencePiece and byte-level BPE tokenizers), got ${JSON.stringify(prefix)?.slice(0, 40)}`);
