@@ -1,4 +1,4 @@
-// Prometheus metrics with vLLM's names and the model_name label, on a registry owned by one app (never
+// Prometheus metrics with vLLM's names and labels (model_name, and engine as vLLM V1 adds: one engine, "0"), on a registry owned by one app (never
 // prom-client's global one, so several apps can live in one process). Load and KV gauges and the
 // engine's cumulative counters are read from engine.stats() at scrape time; latencies are observed
 // per request as events stream through (see RequestTracker).
@@ -17,6 +17,9 @@ const REQUEST_BUCKETS = [
 ];
 const TOKEN_COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
+/** The labels every vLLM V1 engine metric carries. */
+type Labels = 'model_name' | 'engine';
+
 export interface ServerMetricsOptions {
   /** Node process metrics (CPU, memory, GC, event-loop lag). Default true. */
   processMetrics?: boolean;
@@ -24,24 +27,24 @@ export interface ServerMetricsOptions {
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly labels: { model_name: string };
-  private readonly ttft: Histogram<'model_name'>;
-  private readonly itl: Histogram<'model_name'>;
-  private readonly tpot: Histogram<'model_name'>;
-  private readonly e2e: Histogram<'model_name'>;
-  private readonly queueTime: Histogram<'model_name'>;
-  private readonly prefillTime: Histogram<'model_name'>;
-  private readonly decodeTime: Histogram<'model_name'>;
-  private readonly requestPromptTokens: Histogram<'model_name'>;
-  private readonly requestGenerationTokens: Histogram<'model_name'>;
-  private readonly promptTokens: Counter<'model_name'>;
-  private readonly generationTokens: Counter<'model_name'>;
-  private readonly success: Counter<'model_name' | 'finished_reason'>;
+  private readonly labels: { model_name: string; engine: string };
+  private readonly ttft: Histogram<Labels>;
+  private readonly itl: Histogram<Labels>;
+  private readonly tpot: Histogram<Labels>;
+  private readonly e2e: Histogram<Labels>;
+  private readonly queueTime: Histogram<Labels>;
+  private readonly prefillTime: Histogram<Labels>;
+  private readonly decodeTime: Histogram<Labels>;
+  private readonly requestPromptTokens: Histogram<Labels>;
+  private readonly requestGenerationTokens: Histogram<Labels>;
+  private readonly promptTokens: Counter<Labels>;
+  private readonly generationTokens: Counter<Labels>;
+  private readonly success: Counter<Labels | 'finished_reason'>;
 
   constructor(engine: ServingEngine, modelName: string, options: ServerMetricsOptions = {}) {
     const registers = [this.registry];
-    const labelNames = ['model_name'] as const;
-    const labels = { model_name: modelName };
+    const labelNames = ['model_name', 'engine'] as const;
+    const labels = { model_name: modelName, engine: '0' };
     this.labels = labels;
 
     new Gauge({
@@ -68,17 +71,17 @@ export class ServerMetrics {
     const { numBlocks, blockSize } = engine.kvCapacity;
     const cacheInfo = new Gauge({
       name: 'vllm:cache_config_info', help: 'Information of the KV cache config.',
-      labelNames: ['block_size', 'num_gpu_blocks'] as const, registers,
+      labelNames: ['block_size', 'num_gpu_blocks', 'engine'] as const, registers,
     });
-    cacheInfo.set({ block_size: String(blockSize), num_gpu_blocks: String(numBlocks) }, 1);
+    cacheInfo.set({ block_size: String(blockSize), num_gpu_blocks: String(numBlocks), engine: '0' }, 1);
 
     this.promptTokens = new Counter({ name: 'vllm:prompt_tokens_total', help: 'Number of prefill tokens processed.', labelNames, registers });
     this.generationTokens = new Counter({ name: 'vllm:generation_tokens_total', help: 'Number of generation tokens processed.', labelNames, registers });
     this.success = new Counter({
       name: 'vllm:request_success_total', help: 'Count of successfully processed requests.',
-      labelNames: ['model_name', 'finished_reason'] as const, registers,
+      labelNames: ['model_name', 'engine', 'finished_reason'] as const, registers,
     });
-    const histogram = (name: string, help: string, buckets: number[]): Histogram<'model_name'> =>
+    const histogram = (name: string, help: string, buckets: number[]): Histogram<Labels> =>
       new Histogram({ name, help, labelNames, buckets, registers });
     this.ttft = histogram('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', LATENCY_BUCKETS);
     this.itl = histogram('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', TOKEN_LATENCY_BUCKETS);

@@ -164,7 +164,7 @@ test('drain past its deadline aborts what still runs; the stream ends cleanly', 
   await idle(s.engine, s.app);
 });
 
-test('metrics: vLLM names with model_name, counts that match the requests, one registry per app', async (t) => {
+test('metrics: vLLM names with model_name and engine labels, counts that match the requests, one registry per app', async (t) => {
   const s = await withServer(t);
   if (!s) return;
   const second = buildApp(s.engine, { servedModelNames: ['other-name'], processMetrics: true, chatTemplate: STORY_TEMPLATE });
@@ -176,7 +176,8 @@ test('metrics: vLLM names with model_name, counts that match the requests, one r
   }
   await postSseDone(s.url);
   const text = await metrics(s.app);
-  const L = { model_name: 'stories' };
+  // vLLM V1 labels every engine metric with model_name and engine.
+  const L = { model_name: 'stories', engine: '0' };
   const promptTotal = usages.reduce((a, u) => a + u.prompt_tokens, 0) + (usages[0]?.prompt_tokens ?? 0);
   assert.equal(metricValue(text, 'vllm:prompt_tokens_total', L), promptTotal);
   assert.equal(metricValue(text, 'vllm:generation_tokens_total', L), 6 + 7 + 8 + 5);
@@ -193,7 +194,8 @@ test('metrics: vLLM names with model_name, counts that match the requests, one r
   }
   assert.ok((metricValue(text, 'vllm:prefix_cache_queries_total', L) ?? 0) > 0);
   assert.ok((metricValue(text, 'vllm:prefix_cache_hits_total', L) ?? 0) >= 16, 'the same long prompt four times hits the prefix cache');
-  assert.match(text, /vllm:cache_config_info\{block_size="16",num_gpu_blocks="\d+"\} 1/);
+  assert.match(text, /vllm:cache_config_info\{block_size="16",num_gpu_blocks="\d+",engine="0"\} 1/);
+  assert.match(text, /^vllm:num_requests_running\{model_name="stories",engine="0"\} 0$/m);
   // The second app has its own registry: its request counters are still zero; it has process metrics.
   const other = (await second.inject({ method: 'GET', url: '/metrics' })).body;
   assert.equal(metricValue(other, 'vllm:request_success_total', { model_name: 'other-name', finished_reason: 'length' }), 0);
