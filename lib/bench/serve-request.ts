@@ -1,5 +1,6 @@
 // One benchmark request: a streaming /v1/completions call timed the way `vllm bench serve` times it
 // (TTFT at the first non-empty text chunk, one ITL per later chunk, tokens from the usage chunk).
+import { networkCause } from './bench-error.js';
 import type { RequestRecord } from './serve-stats.js';
 
 export interface CompletionRequestSpec {
@@ -106,7 +107,10 @@ export async function runCompletionRequest(spec: CompletionRequestSpec): Promise
       record.success = true;
     }
   } catch (err) {
-    record.error = err instanceof Error ? err.message : String(err);
+    // fetch's own message is only "fetch failed": keep the reason from its cause chain (ECONNRESET, ...).
+    const message = err instanceof Error ? err.message : String(err);
+    const cause = networkCause(err);
+    record.error = cause !== message && message === 'fetch failed' ? `fetch failed: ${cause}` : message;
     record.latency = now() - start;
   }
   return record;
