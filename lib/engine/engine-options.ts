@@ -41,7 +41,7 @@ export interface EngineOptions {
   /**
    * Stall-free batching: while requests decode, a step that carries prompt tokens may take at most
    * this many times as long as a decode-only step (predicted from the measured step times), so a new
-   * prompt never stalls running streams; longer prompts are chunked over more steps. Default 1.5;
+   * prompt never stalls running streams; longer prompts are chunked over more steps. Default 2 (a lower factor trades time to first token for steadier streams);
    * 0 turns the limit off (prompts take the whole token budget, as vLLM does).
    */
   maxDecodeSlowdown?: number;
@@ -124,7 +124,7 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
   if (options.maxNumQueuedRequests !== undefined) positiveInt('maxNumQueuedRequests', options.maxNumQueuedRequests);
   const device = options.device ?? 'auto';
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('device', "'auto', 'cpu' or 'cuda'", device);
-  const maxDecodeSlowdown = options.maxDecodeSlowdown ?? 1.5;
+  const maxDecodeSlowdown = options.maxDecodeSlowdown ?? 2;
   if (typeof maxDecodeSlowdown !== 'number' || !(maxDecodeSlowdown === 0 || (maxDecodeSlowdown >= 1 && Number.isFinite(maxDecodeSlowdown)))) {
     throw invalidArgument('maxDecodeSlowdown', 'a number >= 1, or 0 for no limit', maxDecodeSlowdown);
   }
