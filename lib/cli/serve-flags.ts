@@ -37,7 +37,7 @@ engine:
   --enable-prefix-caching / --no-enable-prefix-caching
   --scheduling-policy <policy>     fcfs | priority
   --max-decode-slowdown <x>        while streams decode, a step carrying new prompt tokens takes at most x times
-                                   a decode-only step (default 2; 0: no limit, prompts take the whole budget)
+                                   a decode-only step (default 0: no limit, prompts take the whole budget)
   --chat-template <file|template>  chat template (a file path, or the template itself)
   --threads <n>                    CPU threads for the native kernels`;
 
