@@ -1,6 +1,7 @@
 // `kvserve serve` flags, named as vLLM names them, parsed into the engine's options and the server's.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isDecodeSlowdown } from '../engine/engine-options.js';
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_BODY_LIMIT } from '../server/app.js';
 import { DEFAULT_MAX_HEADER_SIZE, DEFAULT_REQUEST_TIMEOUT_MS } from '../server/http-limits.js';
@@ -161,7 +162,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (values['max-decode-slowdown'] !== undefined) {
     const text = values['max-decode-slowdown'];
     const x = Number(text);
-    if (text.trim() === '' || !(x === 0 || (x >= 1 && Number.isFinite(x)))) throw invalidArgument('--max-decode-slowdown', 'a number >= 1, or 0 for no limit', text);
+    if (text.trim() === '' || !isDecodeSlowdown(x)) throw invalidArgument('--max-decode-slowdown', 'a number >= 1, or 0 for no limit', text);
     engine.maxDecodeSlowdown = x;
   }
   if (values['chat-template'] !== undefined) engine.chatTemplate = readChatTemplate(values['chat-template']);

@@ -89,6 +89,11 @@ function positiveInt(field: string, value: unknown, max = 2 ** 31 - 1): number {
   return value;
 }
 
+/** maxDecodeSlowdown's domain: 0 (off) or a finite factor >= 1. */
+export function isDecodeSlowdown(x: unknown): x is number {
+  return typeof x === 'number' && (x === 0 || (x >= 1 && Number.isFinite(x)));
+}
+
 export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): ResolvedEngineConfig {
   const modelLen = spec.config.maxPositionEmbeddings;
   const blockSize = options.blockSize === undefined ? 16 : positiveInt('blockSize', options.blockSize, 1024);
@@ -127,7 +132,7 @@ export function resolveEngineConfig(options: EngineOptions, spec: ModelSpec): Re
   const device = options.device ?? 'auto';
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw invalidArgument('device', "'auto', 'cpu' or 'cuda'", device);
   const maxDecodeSlowdown = options.maxDecodeSlowdown ?? 0;
-  if (typeof maxDecodeSlowdown !== 'number' || !(maxDecodeSlowdown === 0 || (maxDecodeSlowdown >= 1 && Number.isFinite(maxDecodeSlowdown)))) {
+  if (!isDecodeSlowdown(maxDecodeSlowdown)) {
     throw invalidArgument('maxDecodeSlowdown', 'a number >= 1, or 0 for no limit', maxDecodeSlowdown);
   }
   const policy = options.schedulingPolicy ?? 'fcfs';

@@ -58,8 +58,8 @@ export class Engine implements AsyncDisposable {
   private closed = false;
   private loopDone: Promise<void> = Promise.resolve();
   private stepFailures = 0;
-  /** Step time against step size, for the stall-free prefill limit. */
-  private readonly stepCost = new StepCostModel();
+  /** Step time against step size, for the stall-free prefill limit; null when that limit is off. */
+  private readonly stepCost: StepCostModel | null;
 
   /** The chat template given at creation, overriding the model's own (undefined: the model's). */
   readonly chatTemplate: string | undefined;
@@ -76,6 +76,8 @@ export class Engine implements AsyncDisposable {
       blockSize: config.blockSize,
       enablePrefixCaching: config.enablePrefixCaching,
     });
+    const stepCost = config.maxDecodeSlowdown > 0 ? new StepCostModel() : null;
+    this.stepCost = stepCost;
     this.scheduler = new Scheduler(
       {
         maxNumBatchedTokens: config.maxNumBatchedTokens,
@@ -83,8 +85,8 @@ export class Engine implements AsyncDisposable {
         maxModelLen: config.maxModelLen,
         ...(config.maxNumQueuedRequests !== undefined ? { maxNumQueuedRequests: config.maxNumQueuedRequests } : {}),
         policy: config.schedulingPolicy,
-        ...(config.maxDecodeSlowdown > 0
-          ? { prefillTokenLimit: (numDecodes: number) => this.stepCost.prefillTokenLimit(numDecodes, config.maxDecodeSlowdown) }
+        ...(stepCost !== null
+          ? { prefillTokenLimit: (numDecodes: number) => stepCost.prefillTokenLimit(numDecodes, config.maxDecodeSlowdown) }
           : {}),
       },
       kv,
@@ -323,7 +325,7 @@ export class Engine implements AsyncDisposable {
         });
         tokenIds = result.tokenIds;
         logprobs = readLogprobs(result, sampling.maxLogprobs);
-        this.stepCost.observe(output.numBatchedTokens, result.computeMs);
+        this.stepCost?.observe(output.numBatchedTokens, result.computeMs);
         this.stepFailures = 0;
       } catch (err) {
         this.failStep(output, err);
