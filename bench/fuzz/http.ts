@@ -15,7 +15,7 @@ import { buildApp } from '../../lib/server/app.js';
 import { sharedModelsDir } from '../../lib/config.js';
 import { concretePath, generateCases, problemWith, type FuzzCase } from '../../test/helpers/http-fuzz-cases.js';
 import { rawRequest } from '../../test/helpers/raw-http.js';
-import { runWellFormed, wellFormedRequests } from '../../test/helpers/well-formed.js';
+import { runWellFormed, wellFormedRequests, wellFormedTraffic } from '../../test/helpers/well-formed.js';
 import { printTable } from '../lib/stats.js';
 
 const { values } = parseArgs({
@@ -71,21 +71,7 @@ const wellFormed = wellFormedRequests(['Once upon a time', 'The little dog', 'Li
 const reference = new Map<string, string>();
 for (const r of wellFormed) reference.set(r.name, await runWellFormed(url, r));
 
-let fuzzing = true;
-const mismatches: string[] = [];
-let numWellFormed = 0;
-const background = Promise.all(Array.from({ length: 3 }, async (_, worker) => {
-  for (let i = worker; fuzzing; i += 3) {
-    const r = wellFormed[i % wellFormed.length]!;
-    try {
-      const text = await runWellFormed(url, r);
-      if (text !== reference.get(r.name)) mismatches.push(`${r.name}: ${JSON.stringify(text)} != ${JSON.stringify(reference.get(r.name))}`);
-    } catch (err) {
-      mismatches.push(`${r.name}: ${(err as Error).message}`);
-    }
-    numWellFormed++;
-  }
-}));
+const traffic = wellFormedTraffic(url, wellFormed, reference);
 
 const byRoute = new Map<string, { count: number; statuses: Map<number, number>; problems: number }>();
 const problems: string[] = [];
@@ -109,8 +95,7 @@ await Promise.all(Array.from({ length: Number(values.concurrency) }, async () =>
     if (++done % 2000 === 0) process.stderr.write(`  ${done}/${cases.length}\n`);
   }
 }));
-fuzzing = false;
-await background;
+const { count: numWellFormed, mismatches } = await traffic.stop();
 const seconds = (performance.now() - start) / 1000;
 const healthAfter = (await fetch(`${url}/health`)).status;
 const after: string[] = [];

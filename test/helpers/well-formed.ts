@@ -75,3 +75,34 @@ function readJson(r: WellFormed, body: Record<string, any>): string {
   if (r.read === 'tgi-json') return body.generated_text;
   return body.text_output;
 }
+
+/**
+ * Sends the well-formed requests over and over (3 at a time) while something else runs, comparing
+ * each text with its reference; stop() ends the loop and returns what was seen.
+ */
+export function wellFormedTraffic(baseUrl: string, requests: readonly WellFormed[], reference: ReadonlyMap<string, string>): {
+  stop(): Promise<{ count: number; mismatches: string[] }>;
+} {
+  let running = true;
+  let count = 0;
+  const mismatches: string[] = [];
+  const workers = Promise.all(Array.from({ length: 3 }, async (_, worker) => {
+    for (let i = worker; running; i += 3) {
+      const r = requests[i % requests.length] as WellFormed;
+      try {
+        const text = await runWellFormed(baseUrl, r);
+        if (text !== reference.get(r.name)) mismatches.push(`${r.name}: ${JSON.stringify(text)} != ${JSON.stringify(reference.get(r.name))}`);
+      } catch (err) {
+        mismatches.push(`${r.name}: ${(err as Error).message}`);
+      }
+      count++;
+    }
+  }));
+  return {
+    async stop() {
+      running = false;
+      await workers;
+      return { count, mismatches };
+    },
+  };
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { generateCases, problemWith } from '../helpers/http-fuzz-cases.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { eventually, servedModel } from '../helpers/serving.js';
-import { runWellFormed, wellFormedRequests } from '../helpers/well-formed.js';
+import { runWellFormed, wellFormedRequests, wellFormedTraffic } from '../helpers/well-formed.js';
 
 const NUM_CASES = Number(process.env.KVSERVE_HTTP_FUZZ_CASES ?? 1100);
 const SEED = Number(process.env.KVSERVE_HTTP_FUZZ_SEED ?? 8);
@@ -41,21 +41,7 @@ test(`HTTP fuzz: ${NUM_CASES} malformed requests over every route get a 4xx in t
   for (const r of wellFormed) reference.set(r.name, await runWellFormed(s.url, r));
 
   // Well-formed traffic alongside the fuzz, until it is over.
-  let fuzzing = true;
-  const mismatches: string[] = [];
-  let numWellFormed = 0;
-  const background = Promise.all(Array.from({ length: 3 }, async (_, worker) => {
-    for (let i = worker; fuzzing; i += 3) {
-      const r = wellFormed[i % wellFormed.length]!;
-      try {
-        const text = await runWellFormed(s.url, r);
-        if (text !== reference.get(r.name)) mismatches.push(`${r.name}: ${JSON.stringify(text)} != ${JSON.stringify(reference.get(r.name))}`);
-      } catch (err) {
-        mismatches.push(`${r.name}: ${(err as Error).message}`);
-      }
-      numWellFormed++;
-    }
-  }));
+  const traffic = wellFormedTraffic(s.url, wellFormed, reference);
 
   const failures: string[] = [];
   const byStatus = new Map<number, number>();
@@ -66,8 +52,7 @@ test(`HTTP fuzz: ${NUM_CASES} malformed requests over every route get a 4xx in t
     const problem = problemWith(c, r);
     if (problem) failures.push(`${c.name}: ${problem}`);
   });
-  fuzzing = false;
-  await background;
+  const { count: numWellFormed, mismatches } = await traffic.stop();
   t.diagnostic(`${cases.length} malformed requests in ${((performance.now() - start) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort()))}; ${numWellFormed} well-formed requests alongside`);
 
   assert.deepEqual(failures.slice(0, 15), [], `${failures.length} of ${cases.length} malformed requests were mishandled`);
