@@ -10,7 +10,7 @@ import type { ModelSpec } from '../model/types.js';
 import { cudaAvailability } from '../native/cuda-probe.js';
 import { loadNativeAddon } from '../native/load.js';
 import { nativeModelDescription } from '../native/model-description.js';
-import type { NativeModel, NativeModelInfo } from '../native/types.js';
+import type { NativeModel, NativeModelInfo, NativeStepResult } from '../native/types.js';
 import { buildStepInput } from '../runner/build-step-input.js';
 import { buildSamplingInput } from '../runner/build-sampling-input.js';
 import { validateSamplingParams, type SamplingParams } from '../sampling/sampling-params.js';
@@ -34,6 +34,16 @@ import type {
 
 /** A prompt as the engine receives it: PromptInput, or text with explicit special-token handling (chat). */
 type PromptSource = PromptInput | { text: string; addSpecialTokens: boolean };
+
+/** A step's sampled tokens, applied to the scheduler but not yet delivered as events. */
+interface StepTokens {
+  /** requestId and logits row of each sampled request, in row order. */
+  rows: Array<[string, number]>;
+  tokenIds: Int32Array;
+  logprobs: ReturnType<typeof readLogprobs>;
+  /** Requests the scheduler finished at this step (EOS, stop ids, length). */
+  finished: Request[];
+}
 
 interface RequestGroup {
   groupId: string;
@@ -295,66 +305,91 @@ export class Engine implements AsyncDisposable {
   }
 
   private async loop(): Promise<void> {
-    while (!this.closed && this.scheduler.hasUnfinishedRequests()) {
-      const output = this.scheduler.schedule();
-      if (output.scheduled.length === 0) {
-        // Nothing can run now (e.g. everything waiting was aborted); a new request wakes the loop.
-        if (!this.scheduler.hasUnfinishedRequests()) break;
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
+    // The events of a step's tokens (detokenization, stop strings, the consumers' wake-ups) are
+    // delivered after the next step is launched, so that work overlaps native compute instead of
+    // sitting between steps. The scheduler itself is updated before the next schedule(). A request a
+    // stop string ends is then already in the launched step: it is finished as an abort mid-step is,
+    // and that step's token for it is dropped.
+    let pending: StepTokens | null = null;
+    try {
+      while (!this.closed && this.scheduler.hasUnfinishedRequests()) {
+        const output = this.scheduler.schedule();
+        if (output.scheduled.length === 0) {
+          if (pending) pending = this.deliver(pending);
+          // Nothing can run now (e.g. everything waiting was aborted); a new request wakes the loop.
+          if (!this.scheduler.hasUnfinishedRequests()) break;
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        const now = performance.now();
+        for (const s of output.scheduled) this.samples.get(s.request.requestId)?.markScheduled(now);
+        let launched: Promise<NativeStepResult> | null = null;
+        let launchError: unknown;
+        let maxLogprobs = 0;
+        try {
+          const sampling = buildSamplingInput(output.scheduled, this.samples);
+          maxLogprobs = sampling.maxLogprobs;
+          launched = this.model.step({
+            ...buildStepInput(
+              output.scheduled.map((s) => ({
+                tokenIds: s.request.allTokenIds,
+                startPosition: s.startPosition,
+                numScheduledTokens: s.numScheduledTokens,
+                blockIds: s.blockIds,
+                sampleThisStep: s.sampleThisStep,
+              })),
+              this.config.blockSize,
+              output.blockCopies,
+            ),
+            sampling,
+          });
+        } catch (err) {
+          launchError = err;
+        }
+        if (pending) pending = this.deliver(pending);
+        let result: NativeStepResult;
+        try {
+          if (!launched) throw launchError;
+          result = await launched;
+          this.stepCost?.observe(output.numBatchedTokens, result.computeMs);
+          this.stepFailures = 0;
+        } catch (err) {
+          this.failStep(output, err);
+          continue;
+        }
+        pending = this.recordStep(output, result.tokenIds, readLogprobs(result, maxLogprobs));
       }
-      const now = performance.now();
-      for (const s of output.scheduled) this.samples.get(s.request.requestId)?.markScheduled(now);
-      let tokenIds: Int32Array;
-      let logprobs: ReturnType<typeof readLogprobs>;
-      try {
-        const sampling = buildSamplingInput(output.scheduled, this.samples);
-        const result = await this.model.step({
-          ...buildStepInput(
-            output.scheduled.map((s) => ({
-              tokenIds: s.request.allTokenIds,
-              startPosition: s.startPosition,
-              numScheduledTokens: s.numScheduledTokens,
-              blockIds: s.blockIds,
-              sampleThisStep: s.sampleThisStep,
-            })),
-            this.config.blockSize,
-            output.blockCopies,
-          ),
-          sampling,
-        });
-        tokenIds = result.tokenIds;
-        logprobs = readLogprobs(result, sampling.maxLogprobs);
-        this.stepCost?.observe(output.numBatchedTokens, result.computeMs);
-        this.stepFailures = 0;
-      } catch (err) {
-        this.failStep(output, err);
-        continue;
-      }
-      this.applyStep(output, tokenIds, logprobs);
+    } finally {
+      if (pending) this.deliver(pending);
     }
   }
 
-  private applyStep(output: SchedulerOutput, tokenIds: Int32Array, logprobs: ReturnType<typeof readLogprobs>): void {
+  /** Applies a step's sampled tokens to the scheduler (finishing requests at EOS, stop ids or length). */
+  private recordStep(output: SchedulerOutput, tokenIds: Int32Array, logprobs: ReturnType<typeof readLogprobs>): StepTokens {
     const sampled = new Map<string, number[]>();
-    const rowOf = new Map<string, number>();
+    const rows: Array<[string, number]> = [];
     let row = 0;
     for (const s of output.scheduled) {
       if (!s.sampleThisStep) continue;
-      rowOf.set(s.request.requestId, row);
+      rows.push([s.request.requestId, row]);
       sampled.set(s.request.requestId, [tokenIds[row] as number]);
       row++;
     }
     const finished = this.scheduler.updateFromOutput(output, sampled);
-    const finishedIds = new Set(finished.map((r) => r.requestId));
-    for (const [requestId, ids] of sampled) {
+    return { rows, tokenIds, logprobs, finished };
+  }
+
+  /** Turns a recorded step's tokens into events; ends the samples that finished or hit a stop string. */
+  private deliver(step: StepTokens): null {
+    const finishedIds = new Set(step.finished.map((r) => r.requestId));
+    const now = performance.now();
+    for (const [requestId, r] of step.rows) {
       const state = this.samples.get(requestId);
       if (!state || state.finished) continue;
       const group = this.groups.get(state.groupId);
       if (!group) continue;
-      const r = rowOf.get(requestId) as number;
       try {
-        const event = state.pushToken(ids[0] as number, logprobs?.(r), performance.now());
+        const event = state.pushToken(step.tokenIds[r] as number, step.logprobs?.(r), now);
         if (event) group.channel.push(event);
         if (state.stoppedByString && !finishedIds.has(requestId)) {
           this.scheduler.finishRequest(requestId, 'finished_stopped');
@@ -364,7 +399,7 @@ export class Engine implements AsyncDisposable {
         this.failGroup(group, err);
       }
     }
-    for (const request of finished) {
+    for (const request of step.finished) {
       const state = this.samples.get(request.requestId);
       if (!state || state.finished) continue;
       const group = this.groups.get(state.groupId);
@@ -375,6 +410,7 @@ export class Engine implements AsyncDisposable {
         this.failGroup(group, err);
       }
     }
+    return null;
   }
 
   /** Ends one request (all its samples) with an error; the rest of the batch goes on. */

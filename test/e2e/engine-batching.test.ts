@@ -135,6 +135,42 @@ test('aborting mid-stream and mid-prefill frees every block', async (t) => {
   });
 });
 
+test('stop strings end requests inside a running batch exactly as alone; the rest of the batch is unaffected', async (t) => {
+  // A request's tokens are delivered (and its stop strings checked) while the next step already
+  // runs with it; its text must still end at the stop string and its blocks come back.
+  await withEngine(t, MODELS.stories260kGguf, { kvCacheDtype: 'f32', maxNumSeqs: 32 }, async (engine) => {
+    const ps = prompts(16);
+    const free = { temperature: 0, maxTokens: 40, ignoreEos: true } as const;
+    const final = async (p: string, params: SamplingParamsInput): Promise<{ text: string; tokenIds: number[]; finishReason: string; stopReason?: string | number }> => {
+      for await (const ev of engine.generate(p, params)) {
+        if (ev.type === 'final') return { text: ev.text, tokenIds: ev.tokenIds, finishReason: ev.finishReason, ...(ev.stopReason !== undefined ? { stopReason: ev.stopReason } : {}) };
+      }
+      throw new Error('no final event');
+    };
+    const unstopped = [];
+    for (const p of ps) unstopped.push(await final(p, free));
+    // Every other request stops at a word taken from the middle of its own free-running text.
+    const stops = unstopped.map((r, i) => (i % 2 === 0 ? r.text.trim().split(/\s+/)[3 + (i % 4)] : undefined));
+    const paramsOf = (i: number): SamplingParamsInput => (stops[i] ? { ...free, stop: [stops[i] as string] } : free);
+    const alone = [];
+    for (let i = 0; i < ps.length; i++) alone.push(await final(ps[i] as string, paramsOf(i)));
+    const batched = await Promise.all(ps.map((p, i) => final(p, paramsOf(i))));
+    assert.deepEqual(batched, alone);
+    for (let i = 0; i < ps.length; i++) {
+      const r = batched[i] as { text: string; finishReason: string };
+      if (stops[i]) {
+        assert.equal(r.finishReason, 'stop', `request ${i} (stop ${JSON.stringify(stops[i])})`);
+        assert.ok(!r.text.includes(stops[i] as string) && (unstopped[i] as { text: string }).text.startsWith(r.text), `request ${i}: ${JSON.stringify(r.text)}`);
+      } else {
+        assert.deepEqual(r, unstopped[i]);
+      }
+    }
+    const stats = engine.stats();
+    assert.equal(stats.kvBlocksUsed, 0, JSON.stringify(stats));
+    assert.equal(stats.numRunning + stats.numWaiting, 0);
+  });
+});
+
 test('n = 4 returns four distinct samples that share the prompt', async (t) => {
   await withEngine(t, MODELS.stories260kGguf, {}, async (engine) => {
     const samples = await collect(engine, 'Once upon a time', { n: 4, temperature: 1, seed: 7, maxTokens: 16, ignoreEos: true });
