@@ -96,15 +96,18 @@ async function measure(task: WorkerTask): Promise<WorkerResult> {
       cpu: { decode1: decode1.cpu, prefill: prefill.cpu, decodeN: decodeN.cpu },
     };
     if (rec) {
-      // Steps where every sequence decodes: the interval to the next step start is the engine's whole
-      // iteration; what the native step did not spend is the engine's overhead.
+      // Runs of steps where every sequence decodes: between the ends of a run's first and last step,
+      // the native steps after the first computed for the sum of their computeMs; the rest of that
+      // wall time is the engine's overhead. (Ends, not starts: with async scheduling a step is handed
+      // over while the one before it still runs, so its call time says nothing of when it started.)
       let interval = 0, compute = 0, n = 0;
       const r = rec.records;
       for (let i = 0; i + 1 < r.length; i++) {
         const s = r[i] as StepRecord;
-        if (s.numTokens !== task.parallelSeqs || (r[i + 1] as StepRecord).numTokens !== task.parallelSeqs) continue;
-        interval += (r[i + 1] as StepRecord).start - s.start;
-        compute += s.computeMs;
+        const next = r[i + 1] as StepRecord;
+        if (s.numTokens !== task.parallelSeqs || next.numTokens !== task.parallelSeqs) continue;
+        interval += next.end - s.end;
+        compute += next.computeMs;
         n++;
       }
       result.overhead = {

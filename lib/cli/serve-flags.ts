@@ -39,6 +39,8 @@ engine:
   --scheduling-policy <policy>     fcfs | priority
   --max-decode-slowdown <x>        while streams decode, a step carrying new prompt tokens takes at most x times
                                    a decode-only step (default 0: no limit, prompts take the whole budget)
+  --async-scheduling / --no-async-scheduling
+                                   build each decode step while the one before it runs (default on)
   --chat-template <file|template>  chat template (a file path, or the template itself)
   --threads <n>                    CPU threads for the native kernels`;
 
@@ -56,6 +58,7 @@ export interface ServeEngineOptions {
   kvCacheDtype?: KvCacheDtype;
   blockSize?: number;
   enablePrefixCaching?: boolean;
+  asyncScheduling?: boolean;
   threads?: number;
   maxNumQueuedRequests?: number;
   schedulingPolicy?: 'fcfs' | 'priority';
@@ -116,6 +119,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'block-size': { type: 'string' },
       'enable-prefix-caching': { type: 'boolean' },
       'no-enable-prefix-caching': { type: 'boolean' },
+      'async-scheduling': { type: 'boolean' },
+      'no-async-scheduling': { type: 'boolean' },
       'scheduling-policy': { type: 'string' },
       'max-decode-slowdown': { type: 'string' },
       'chat-template': { type: 'string' },
@@ -132,6 +137,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   if (values['enable-prefix-caching'] && values['no-enable-prefix-caching']) {
     throw invalidArgument('--enable-prefix-caching', 'either --enable-prefix-caching or --no-enable-prefix-caching', 'both');
+  }
+  if (values['async-scheduling'] && values['no-async-scheduling']) {
+    throw invalidArgument('--async-scheduling', 'either --async-scheduling or --no-async-scheduling', 'both');
   }
   const engine: ServeEngineOptions = { model: model ?? '' };
   if (values.revision !== undefined) engine.revision = values.revision;
@@ -154,6 +162,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   if (values['enable-prefix-caching']) engine.enablePrefixCaching = true;
   if (values['no-enable-prefix-caching']) engine.enablePrefixCaching = false;
+  if (values['async-scheduling']) engine.asyncScheduling = true;
+  if (values['no-async-scheduling']) engine.asyncScheduling = false;
   if (values['scheduling-policy'] !== undefined) {
     const policy = values['scheduling-policy'];
     if (policy !== 'fcfs' && policy !== 'priority') throw invalidArgument('--scheduling-policy', 'fcfs or priority', policy);

@@ -35,6 +35,14 @@ import type {
 /** A prompt as the engine receives it: PromptInput, or text with explicit special-token handling (chat). */
 type PromptSource = PromptInput | { text: string; addSpecialTokens: boolean };
 
+/** A step handed to the native model (or the error that kept it from starting). */
+interface LaunchedStep {
+  output: SchedulerOutput;
+  promise: Promise<NativeStepResult> | null;
+  launchError?: unknown;
+  maxLogprobs: number;
+}
+
 /** A step's sampled tokens, applied to the scheduler but not yet delivered as events. */
 interface StepTokens {
   /** requestId and logits row of each sampled request, in row order. */
@@ -305,62 +313,78 @@ export class Engine implements AsyncDisposable {
   }
 
   private async loop(): Promise<void> {
-    // The events of a step's tokens (detokenization, stop strings, the consumers' wake-ups) are
-    // delivered after the next step is launched, so that work overlaps native compute instead of
-    // sitting between steps. The scheduler itself is updated before the next schedule(). A request a
-    // stop string ends is then already in the launched step: it is finished as an abort mid-step is,
-    // and that step's token for it is dropped.
+    // Two overlaps keep native compute busy between steps:
+    //  - a step's tokens are delivered as events (detokenization, stop strings, the consumers'
+    //    wake-ups) after the next step is launched; the scheduler itself is updated first. A request
+    //    a stop string ends is then already in the launched step: it is finished as an abort mid-step
+    //    is, and that step's token for it is dropped;
+    //  - while a step runs, the step after it is built ahead (Scheduler.scheduleAhead) and queued
+    //    behind it natively, its tokens taken from the running step's samples; so in steady decoding
+    //    the next step starts the moment the last one ends, with no round trip through JS.
     let pending: StepTokens | null = null;
+    const inFlight: LaunchedStep[] = [];
     try {
-      while (!this.closed && this.scheduler.hasUnfinishedRequests()) {
-        const output = this.scheduler.schedule();
-        if (output.scheduled.length === 0) {
-          if (pending) pending = this.deliver(pending);
-          // Nothing can run now (e.g. everything waiting was aborted); a new request wakes the loop.
-          if (!this.scheduler.hasUnfinishedRequests()) break;
-          await new Promise((resolve) => setImmediate(resolve));
-          continue;
+      while (!this.closed && (inFlight.length > 0 || this.scheduler.hasUnfinishedRequests())) {
+        if (inFlight.length === 0) {
+          const output = this.scheduler.schedule();
+          if (output.scheduled.length === 0) {
+            if (pending) pending = this.deliver(pending);
+            // Nothing can run now (e.g. everything waiting was aborted); a new request wakes the loop.
+            if (!this.scheduler.hasUnfinishedRequests()) break;
+            await new Promise((resolve) => setImmediate(resolve));
+            continue;
+          }
+          inFlight.push(this.launch(output));
         }
-        const now = performance.now();
-        for (const s of output.scheduled) this.samples.get(s.request.requestId)?.markScheduled(now);
-        let launched: Promise<NativeStepResult> | null = null;
-        let launchError: unknown;
-        let maxLogprobs = 0;
-        try {
-          const sampling = buildSamplingInput(output.scheduled, this.samples);
-          maxLogprobs = sampling.maxLogprobs;
-          launched = this.model.step({
-            ...buildStepInput(
-              output.scheduled.map((s) => ({
-                tokenIds: s.request.allTokenIds,
-                startPosition: s.startPosition,
-                numScheduledTokens: s.numScheduledTokens,
-                blockIds: s.blockIds,
-                sampleThisStep: s.sampleThisStep,
-              })),
-              this.config.blockSize,
-              output.blockCopies,
-            ),
-            sampling,
-          });
-        } catch (err) {
-          launchError = err;
+        if (inFlight.length === 1 && this.config.asyncScheduling) {
+          const ahead = this.scheduler.scheduleAhead((inFlight[0] as LaunchedStep).output);
+          if (ahead) inFlight.push(this.launch(ahead));
         }
         if (pending) pending = this.deliver(pending);
+        const step = inFlight.shift() as LaunchedStep;
         let result: NativeStepResult;
         try {
-          if (!launched) throw launchError;
-          result = await launched;
-          this.stepCost?.observe(output.numBatchedTokens, result.computeMs);
+          if (!step.promise) throw step.launchError;
+          result = await step.promise;
+          this.stepCost?.observe(step.output.numBatchedTokens, result.computeMs);
           this.stepFailures = 0;
         } catch (err) {
-          this.failStep(output, err);
+          this.failStep(step.output, err);
           continue;
         }
-        pending = this.recordStep(output, result.tokenIds, readLogprobs(result, maxLogprobs));
+        pending = this.recordStep(step.output, result.tokenIds, readLogprobs(result, step.maxLogprobs));
       }
     } finally {
+      // Closing: the native model may only be released once no step of it is in flight.
+      for (const step of inFlight) await step.promise?.catch(() => {});
       if (pending) this.deliver(pending);
+    }
+  }
+
+  /** Builds a step's native input and starts it; a failure to build or start is kept for the caller. */
+  private launch(output: SchedulerOutput): LaunchedStep {
+    const now = performance.now();
+    for (const s of output.scheduled) this.samples.get(s.request.requestId)?.markScheduled(now);
+    try {
+      const sampling = buildSamplingInput(output.scheduled, this.samples);
+      const promise = this.model.step({
+        ...buildStepInput(
+          output.scheduled.map((s) => ({
+            tokenIds: s.request.allTokenIds,
+            startPosition: s.startPosition,
+            numScheduledTokens: s.numScheduledTokens,
+            blockIds: s.blockIds,
+            sampleThisStep: s.sampleThisStep,
+            ...(s.continuesRow !== undefined ? { continuesRow: s.continuesRow } : {}),
+          })),
+          this.config.blockSize,
+          output.blockCopies,
+        ),
+        sampling,
+      });
+      return { output, promise, maxLogprobs: sampling.maxLogprobs };
+    } catch (err) {
+      return { output, promise: null, launchError: err, maxLogprobs: 0 };
     }
   }
 

@@ -131,8 +131,11 @@ export class KvCacheManager {
    * Copy-on-write: a block in the write range that is shared (ref count > 1, a fork sibling's)
    * is replaced by a fresh block; if it holds computed tokens a copy (src -> dst) is queued for
    * the runner (takeBlockCopies), to run natively before the step's KV writes.
+   *
+   * `numUnknownTokens`: how many of the new tokens are not known yet (a step built ahead computes
+   * the token the step in flight samples); without it every slot must hold a known token.
    */
-  allocateSlots(request: KvRequest, numNewTokens: number, newComputed?: ComputedBlocks): readonly number[] | null {
+  allocateSlots(request: KvRequest, numNewTokens: number, newComputed?: ComputedBlocks, numUnknownTokens = 0): readonly number[] | null {
     if (!Number.isInteger(numNewTokens) || numNewTokens < 0) {
       throw invalidArgument('numNewTokens', 'an integer >= 0', numNewTokens);
     }
@@ -145,7 +148,7 @@ export class KvCacheManager {
     }
     const numComputed = request.numComputedTokens + numHitTokens;
     const numTotal = numComputed + numNewTokens;
-    if (numTotal > request.allTokenIds.length) {
+    if (numTotal > request.allTokenIds.length + numUnknownTokens) {
       throw new Error(`request ${requestId}: ${numTotal} tokens scheduled, only ${request.allTokenIds.length} known`);
     }
     const numRequired = this.numBlocksForTokens(numTotal);

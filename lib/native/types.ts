@@ -110,6 +110,12 @@ export interface NativeStepInput {
   returnLogits?: boolean;
   /** Time every op of the forward pass (returned as `profile`); off by default and free when off. */
   profile?: boolean;
+  /**
+   * This step continues the step submitted just before it, which may still be running (a model takes
+   * one running step and one queued behind it): a token id -(r + 1) stands for the token that step
+   * samples at logits row r. Without it every token id must be in [0, vocab).
+   */
+  continuesPrevious?: boolean;
   /** Per logits row sampling; absent = greedy (argmax) for every row. */
   sampling?: NativeSamplingInput;
 }

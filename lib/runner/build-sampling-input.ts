@@ -67,7 +67,11 @@ export function buildSamplingInput(
       biasIds.push(bias.ids[i] as number);
       biasValues.push(bias.values[i] as number);
     }
-    const counter = s.request.numOutputTokens;
+    // A row built ahead samples the output after the one still in flight.
+    const counter = s.request.numOutputTokens + (s.continuesRow !== undefined ? 1 : 0);
+    if (s.continuesRow !== undefined && (numPromptHistory > 0 || numOutputHistory > 0)) {
+      throw new Error(`runner: request ${s.request.requestId} reads its token history, so its step cannot be built ahead`);
+    }
     if (!(Number.isSafeInteger(source.seed) && source.seed >= 0)) throw invalidArgument('seed', 'an integer in [0, 2^53)', source.seed);
     params[base + O.temperature] = p.temperature;
     params[base + O.topK] = p.topK;

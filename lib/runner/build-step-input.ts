@@ -13,6 +13,11 @@ export interface ScheduledSequence {
   blockIds: ArrayLike<number>;
   /** Whether this step reaches the request's last known token, so its logits are sampled. */
   sampleThisStep: boolean;
+  /**
+   * A row of a step built ahead: its one token, at startPosition (== tokenIds.length), is the one
+   * the previous step samples at this logits row; it is passed as -(row + 1) and resolved natively.
+   */
+  continuesRow?: number;
 }
 
 export function buildStepInput(
@@ -23,7 +28,9 @@ export function buildStepInput(
   let numTokens = 0;
   let maxBlocks = 1;
   let numLogits = 0;
+  let continues = false;
   for (const s of seqs) {
+    if (s.continuesRow !== undefined) continues = true;
     numTokens += s.numScheduledTokens;
     maxBlocks = Math.max(maxBlocks, Math.ceil((s.startPosition + s.numScheduledTokens) / blockSize));
     if (s.sampleThisStep) numLogits++;
@@ -41,7 +48,7 @@ export function buildStepInput(
     queryStartLoc[i] = t;
     const end = s.startPosition + s.numScheduledTokens;
     for (let p = s.startPosition; p < end; p++, t++) {
-      const tokenId = s.tokenIds[p];
+      const tokenId = s.continuesRow !== undefined && p === s.tokenIds.length ? -(s.continuesRow + 1) : s.tokenIds[p];
       const blockId = s.blockIds[Math.floor(p / blockSize)];
       if (tokenId === undefined || blockId === undefined) {
         throw new Error(`runner: position ${p} has no token or block (request has ${s.tokenIds.length} tokens, ${s.blockIds.length} blocks)`);
@@ -66,6 +73,7 @@ export function buildStepInput(
     maxBlocksPerSeq: maxBlocks,
     logitsIndices,
   };
+  if (continues) input.continuesPrevious = true;
   if (blockCopies.length > 0) {
     input.copySrc = Int32Array.from(blockCopies, (c) => c[0]);
     input.copyDst = Int32Array.from(blockCopies, (c) => c[1]);

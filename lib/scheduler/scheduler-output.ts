@@ -18,6 +18,11 @@ export interface ScheduledRequest {
    * end of the prompt samples nothing.
    */
   readonly sampleThisStep: boolean;
+  /**
+   * Set in a step built ahead (Scheduler.scheduleAhead): the row's one token is the one the step in
+   * flight samples at this logits row, not yet known; the request's numOutputTokens does not count it.
+   */
+  readonly continuesRow?: number;
 }
 
 export interface SchedulerOutput {

@@ -90,6 +90,12 @@ function isDecoding(request: Request): boolean {
   return request.numOutputTokens > 0 && request.numTokens - request.numComputedTokens === 1;
 }
 
+/** Whether sampling the request reads its earlier tokens (the penalties): a step built ahead lacks one. */
+function usesTokenHistory(request: Request): boolean {
+  const p = request.samplingParams;
+  return p !== null && (p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0);
+}
+
 function positiveInteger(field: string, value: unknown): number {
   if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalidArgument(field, 'an integer >= 1', value);
   return value as number;
@@ -225,6 +231,69 @@ export class Scheduler {
       numBatchedTokens: this.config.maxNumBatchedTokens - step.budget,
       blockCopies: this.kv.takeBlockCopies(),
       preemptedRequestIds,
+      finishedRequestIds: this.takeFinishedIds(),
+    };
+  }
+
+  /**
+   * Builds the step after `inFlight` (the last step built, launched but not yet applied) without
+   * waiting for its samples, so the runner can queue it behind the running one. Each request of
+   * inFlight that samples computes the token inFlight will sample for it (ScheduledRequest.continuesRow)
+   * and samples the next. Nothing is admitted, forked or preempted here, so it applies only when
+   * inFlight holds every running request, each sampling, nothing waits, the tokens its penalties
+   * read are all known (no penalties), and the KV cache has the slots without preempting; otherwise it
+   * returns null and the caller applies inFlight and calls schedule(). A request at its length limit
+   * with inFlight's token is left out (that token finishes it).
+   *
+   * The rows' startPosition is the position of inFlight's token, which is what numComputedTokens
+   * is once updateFromOutput(inFlight) has run: results are applied in order, as for any step, and a
+   * request finished by inFlight's token (or aborted, or stopped by a string) skips its row here.
+   */
+  scheduleAhead(inFlight: SchedulerOutput): SchedulerOutput | null {
+    if (this.waiting.length > 0 || this.pendingForks.size > 0) return null;
+    const { maxModelLen, maxNumBatchedTokens } = this.config;
+    const rows: Array<{ request: Request; row: number; numInFlight: number }> = [];
+    let row = 0;
+    let numRunningInFlight = 0;
+    for (const entry of inFlight.scheduled) {
+      const request = entry.request;
+      if (!entry.sampleThisStep) return null;
+      // Finished (or aborted) since inFlight was built: its row there is dropped, and it has no next one.
+      if (!this.isRunning(request)) {
+        row++;
+        continue;
+      }
+      numRunningInFlight++;
+      if (usesTokenHistory(request)) return null;
+      // inFlight's token is output number numOutputTokens + 1 and makes numTokens + 1 tokens.
+      const lengthReached = request.numTokens + 1 >= maxModelLen
+        || (request.maxTokens !== null && request.numOutputTokens + 1 >= request.maxTokens);
+      if (!lengthReached) rows.push({ request, row, numInFlight: entry.numScheduledTokens });
+      row++;
+    }
+    // A running request left out of inFlight (the token budget) needs schedule().
+    if (numRunningInFlight !== this.running.length) return null;
+    if (rows.length === 0 || rows.length > maxNumBatchedTokens) return null;
+    const step: StepState = { budget: maxNumBatchedTokens, prefillLeft: 0, scheduled: [] };
+    for (const { request, row: continuesRow, numInFlight } of rows) {
+      // Slots for inFlight's tokens (already held) and for the token after them.
+      const blockIds = this.kv.allocateSlots(request, numInFlight + 1, undefined, 1);
+      if (blockIds === null) return null;
+      step.scheduled.push({
+        request,
+        numScheduledTokens: 1,
+        startPosition: request.numTokens,
+        blockIds: blockIds.slice(),
+        sampleThisStep: true,
+        continuesRow,
+      });
+      step.budget -= 1;
+    }
+    return {
+      scheduled: step.scheduled,
+      numBatchedTokens: maxNumBatchedTokens - step.budget,
+      blockCopies: this.kv.takeBlockCopies(),
+      preemptedRequestIds: [],
       finishedRequestIds: this.takeFinishedIds(),
     };
   }

@@ -57,13 +57,18 @@ Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   if (closed_) throw Napi::Error::New(env, "Model.step: the model is closed");
   if (info.Length() < 1 || !info[0].IsObject()) throw TypeError(env, "Model.step: expected a step input object");
   const LlamaConfig& c = model_->config();
-  StepInput input = parse_step_input(info[0].As<Napi::Object>(), {c.vocab_size, kv_num_blocks(), kv_block_size()});
-  SamplingInput sampling = parse_sampling_input(info[0].As<Napi::Object>().Get("sampling"), input.num_logits(), c.vocab_size);
-  bool expected = false;
-  if (!busy_.compare_exchange_strong(expected, true)) {
-    throw Napi::Error::New(env, "Model.step: a step is already running (steps must be awaited one at a time)");
+  if (in_flight_ >= 2) {
+    throw Napi::Error::New(env, "Model.step: a step is already running and another is queued behind it (await one first)");
   }
-  auto* worker = new StepWorker(env, this, Value(), std::move(input), std::move(sampling));
+  // Token ids -(r + 1) are allowed only in a step that says it continues the one submitted before it.
+  const Napi::Value continues = info[0].As<Napi::Object>().Get("continuesPrevious");
+  const bool continues_previous = continues.IsBoolean() && continues.As<Napi::Boolean>().Value();
+  StepInput input = parse_step_input(info[0].As<Napi::Object>(), {c.vocab_size, kv_num_blocks(), kv_block_size(),
+                                                                  continues_previous ? last_submitted_logits_ : 0});
+  SamplingInput sampling = parse_sampling_input(info[0].As<Napi::Object>().Get("sampling"), input.num_logits(), c.vocab_size);
+  last_submitted_logits_ = input.num_logits();
+  auto* worker = new StepWorker(env, this, Value(), std::move(input), std::move(sampling), next_ticket_++);
+  ++in_flight_;
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -108,8 +113,25 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+bool ModelWrap::wait_turn(uint64_t ticket, std::vector<int32_t>& previous_samples) {
+  std::unique_lock<std::mutex> lock(turn_mutex_);
+  turn_cv_.wait(lock, [&] { return turn_ == ticket; });
+  previous_samples = last_samples_;
+  return last_failed_;
+}
+
+void ModelWrap::finish_turn(const std::vector<int32_t>& samples, bool failed) {
+  {
+    std::lock_guard<std::mutex> lock(turn_mutex_);
+    last_samples_ = samples;
+    last_failed_ = failed;
+    ++turn_;
+  }
+  turn_cv_.notify_all();
+}
+
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
-  if (busy_.load()) throw Napi::Error::New(info.Env(), "Model.close: a step is still running");
+  if (in_flight_ > 0) throw Napi::Error::New(info.Env(), "Model.close: a step is still running");
   closed_ = true;
 #if KV_WITH_CUDA
   cuda_.reset();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 
 #include "model_wrap.h"
 #include "ops/argmax/argmax.h"
@@ -40,10 +41,11 @@ Napi::Object profile_object(Napi::Env env, const StepProfile& p) {
 
 }  // namespace
 
-StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, StepInput input, SamplingInput sampling)
+StepWorker::StepWorker(Napi::Env env, ModelWrap* model, Napi::Object model_ref, StepInput input, SamplingInput sampling,
+                       uint64_t ticket)
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(model),
-      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)),
-      output_(model->step_output()), sampled_(model->sampling_output()) {}
+      model_ref_(Napi::Persistent(model_ref)), input_(std::move(input)), sampling_(std::move(sampling)), ticket_(ticket),
+      output_(model->step_output(ticket)), sampled_(model->sampling_output(ticket)) {}
 
 #if KV_WITH_CUDA
 // The whole step on the GPU: one upload, forward, sampling (or argmax), one download.
@@ -69,14 +71,31 @@ static void run_cuda_step(cuda::CudaLlamaModel& gpu, const StepInput& input, con
 }
 #endif
 
+void StepWorker::resolve_continuation(bool previous_failed, const std::vector<int32_t>& previous_samples) {
+  for (int32_t& id : input_.token_ids) {
+    if (id >= 0) continue;
+    if (previous_failed) throw std::runtime_error("the step it continues failed, so the tokens it refers to are unknown");
+    const size_t row = static_cast<size_t>(-int64_t{id} - 1);
+    if (row >= previous_samples.size()) throw std::runtime_error("tokenIds refer to a row the previous step did not sample");
+    id = previous_samples[row];
+  }
+}
+
 void StepWorker::Execute() {
+  const bool previous_failed = model_->wait_turn(ticket_, previous_samples_);
   const auto t0 = std::chrono::steady_clock::now();
+  bool failed = false;
   try {
+    resolve_continuation(previous_failed, previous_samples_);
     run();
   } catch (const std::exception& e) {
     SetError(std::string("step failed: ") + e.what());
+    failed = true;
   }
   compute_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  // The samples are read (by the next step, and by OnOK) before this ticket parity's buffers are
+  // written again: a third step is only submitted once this one's promise has settled.
+  model_->finish_turn(sampled_.token_ids, failed);
 }
 
 void StepWorker::run() {
@@ -117,7 +136,7 @@ void StepWorker::run() {
 
 void StepWorker::OnOK() {
   Napi::Env env = Env();
-  model_->busy().store(false);
+  model_->step_settled();
   Napi::Object result = Napi::Object::New(env);
   const size_t rows = sampled_.token_ids.size();
   Napi::Int32Array ids = Napi::Int32Array::New(env, rows);
@@ -142,7 +161,7 @@ void StepWorker::OnOK() {
 }
 
 void StepWorker::OnError(const Napi::Error& error) {
-  model_->busy().store(false);
+  model_->step_settled();
   deferred_.Reject(error.Value());
 }
 

@@ -28,6 +28,10 @@ struct StepInput {
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_seqs() const { return static_cast<int64_t>(seq_lens.size()); }
   int64_t num_logits() const { return static_cast<int64_t>(logits_indices.size()); }
+  bool continues_previous() const {
+    for (int32_t id : token_ids) if (id < 0) return true;
+    return false;
+  }
 };
 
 }  // namespace kv

@@ -108,9 +108,11 @@ void validate_step_input(const StepInput& in, const StepLimits& lim) {
   }
   if (in.copy_src.size() != in.copy_dst.size()) fail("copySrc/copyDst: lengths differ");
   for (int64_t i = 0; i < t; ++i) {
-    if (in.token_ids[i] < 0 || in.token_ids[i] >= lim.vocab_size) {
-      fail("tokenIds[" + std::to_string(i) + "]: expected a token id in [0, " + std::to_string(lim.vocab_size) + "), got " +
-           std::to_string(in.token_ids[i]));
+    const int32_t id = in.token_ids[i];
+    if (id >= lim.vocab_size || (id < 0 && -int64_t{id} > lim.prev_num_logits)) {
+      fail("tokenIds[" + std::to_string(i) + "]: expected a token id in [0, " + std::to_string(lim.vocab_size) + ")" +
+           (lim.prev_num_logits > 0 ? " or a row of the previous step in [-" + std::to_string(lim.prev_num_logits) + ", -1]" : "") +
+           ", got " + std::to_string(id));
     }
     if (in.slot_mapping[i] < -1 || in.slot_mapping[i] >= capacity) {
       fail("slotMapping[" + std::to_string(i) + "]: out of range: " + std::to_string(in.slot_mapping[i]));

@@ -26,6 +26,9 @@ struct StepLimits {
   int64_t vocab_size;
   int64_t num_blocks;
   int64_t block_size;
+  // Logits rows of the step submitted just before this one (0: none). A token id -(r + 1), r below
+  // this, stands for the token that step samples at row r: the step continues a step still in flight.
+  int64_t prev_num_logits = 0;
 };
 
 /** step.maxBlocksPerSeq as the addon receives it (a JS number). Throws InputError unless an integer >= 1. */

@@ -171,6 +171,51 @@ test('stop strings end requests inside a running batch exactly as alone; the res
   });
 });
 
+test('async scheduling: decode steps queued behind the running one give the same outputs as steps built after it', async (t) => {
+  type Final = { text: string; tokenIds: number[]; finishReason: string; logprobs: number[] };
+  const run = (asyncScheduling: boolean) => withEngine(t, MODELS.stories260kGguf, { kvCacheDtype: 'f32', maxNumSeqs: 16, asyncScheduling }, async (engine) => {
+    // Count the steps that were queued natively as continuations of the step before them.
+    const model = (engine as unknown as { model: { step: (input: { continuesPrevious?: boolean }) => Promise<unknown> } }).model;
+    const original = model.step.bind(model);
+    let continued = 0;
+    let total = 0;
+    Object.defineProperty(model, 'step', {
+      value: (input: { continuesPrevious?: boolean }) => {
+        total++;
+        if (input.continuesPrevious) continued++;
+        return original(input);
+      },
+      configurable: true,
+    });
+    const one = async (p: string, params: SamplingParamsInput): Promise<Final> => {
+      const logprobs: number[] = [];
+      for await (const ev of engine.generate(p, params)) {
+        if (ev.type === 'delta') for (const l of ev.logprobs ?? []) logprobs.push(l.logprob);
+        if (ev.type === 'final') return { text: ev.text, tokenIds: ev.tokenIds, finishReason: ev.finishReason, logprobs };
+      }
+      throw new Error('no final event');
+    };
+    // Greedy and seeded sampling with logprobs, alone then 12 at once (staggered lengths, EOS on).
+    const ps = prompts(12);
+    const paramsOf = (i: number): SamplingParamsInput => i % 2 === 0
+      ? { temperature: 0, maxTokens: 10 + 3 * i, logprobs: 2 }
+      : { temperature: 0.8, topP: 0.9, seed: 100 + i, maxTokens: 10 + 3 * i, logprobs: 2 };
+    const alone = await one(ps[0] as string, { temperature: 0, maxTokens: 48, ignoreEos: true });
+    const batched = await Promise.all(ps.map((p, i) => one(p, paramsOf(i))));
+    assert.equal(engine.stats().kvBlocksUsed, 0);
+    return { alone, batched, continued, total };
+  });
+  const on = await run(true);
+  const off = await run(false);
+  if (!on || !off) return;
+  assert.deepEqual(on.alone, off.alone);
+  assert.deepEqual(on.batched, off.batched);
+  assert.ok(on.batched.every((r) => r.logprobs.length === r.tokenIds.length && r.tokenIds.length > 0), 'every sample has its logprobs');
+  assert.equal(off.continued, 0);
+  // Alone, every decode step but those right after a sync step is queued ahead: most of them.
+  assert.ok(on.continued >= on.total * 0.8, `only ${on.continued} of ${on.total} steps were queued ahead`);
+});
+
 test('n = 4 returns four distinct samples that share the prompt', async (t) => {
   await withEngine(t, MODELS.stories260kGguf, {}, async (engine) => {
     const samples = await collect(engine, 'Once upon a time', { n: 4, temperature: 1, seed: 7, maxTokens: 16, ignoreEos: true });

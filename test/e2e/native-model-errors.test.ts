@@ -176,10 +176,12 @@ test('Model.step: malformed step inputs throw errors naming the field; the model
     await assert.rejects(async () => model.step(undefined as unknown as NativeStepInput), /step input object/);
     // Nothing was half-applied: the same valid step gives the same logits.
     assert.deepEqual((await model.step({ ...validInput(), returnLogits: true })).logits, expected);
-    // One step at a time.
+    // One step running and one queued behind it; a third is refused.
     const running = model.step(validInput());
-    assert.match((await stepError(model, validInput())).message, /already running/);
+    const queued = model.step(validInput());
+    assert.match((await stepError(model, validInput())).message, /already running and another is queued/);
     await running;
+    await queued;
   } finally {
     model.close();
   }

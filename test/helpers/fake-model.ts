@@ -4,7 +4,9 @@
 // table and throws if any slot does not hold the request's token at that position. So a wrong
 // prefix hit, a shared block written by two owners, a missed copy or a stale block table breaks
 // the test. The sampled token is a pure function of (requestId, position), so a run with
-// preemptions must produce exactly the tokens of a run without.
+// preemptions must produce exactly the tokens of a run without. A row built ahead (continuesRow)
+// computes a token its request does not hold yet: the one the step before sampled, which is
+// (requestId, position)'s token.
 import { slotForPosition } from '../../lib/kv/kv-cache-manager.js';
 import type { Scheduler } from '../../lib/scheduler/scheduler.js';
 import type { SchedulerOutput } from '../../lib/scheduler/scheduler-output.js';
@@ -40,10 +42,16 @@ export class FakeModel {
     for (const [src, dst] of output.blockCopies) {
       this.slots.copyWithin(dst * blockSize, src * blockSize, (src + 1) * blockSize);
     }
+    const tokenAt = (entry: SchedulerOutput['scheduled'][number], p: number): number | undefined => {
+      const known = entry.request.allTokenIds;
+      if (p < known.length) return known[p];
+      return entry.continuesRow !== undefined ? fakeToken(this.keyOf(entry.request.requestId), p, this.vocabSize) : undefined;
+    };
     for (const entry of output.scheduled) {
-      const tokens = entry.request.allTokenIds;
       for (let p = entry.startPosition; p < entry.startPosition + entry.numScheduledTokens; p++) {
-        this.slots[slotForPosition(entry.blockIds, blockSize, p)] = tokens[p] as number;
+        const token = tokenAt(entry, p);
+        if (token === undefined) throw new Error(`step ${this.numSteps + 1}: ${entry.request.requestId} position ${p} has no token`);
+        this.slots[slotForPosition(entry.blockIds, blockSize, p)] = token;
       }
     }
     const sampled = new Map<string, number[]>();
@@ -52,8 +60,8 @@ export class FakeModel {
       const end = entry.startPosition + entry.numScheduledTokens;
       for (let p = 0; p < end; p++) {
         const got = this.slots[slotForPosition(entry.blockIds, blockSize, p)];
-        if (got !== request.allTokenIds[p]) {
-          throw new Error(`step ${this.numSteps}: ${request.requestId} position ${p} reads token ${got}, expected ${request.allTokenIds[p]}`);
+        if (got !== tokenAt(entry, p)) {
+          throw new Error(`step ${this.numSteps}: ${request.requestId} position ${p} reads token ${got}, expected ${tokenAt(entry, p)}`);
         }
       }
       if (entry.sampleThisStep) {

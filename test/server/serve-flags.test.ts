@@ -11,7 +11,7 @@ test('serve flags: vLLM names map onto engine and server options', () => {
     '--max-model-len', '256', '--max-num-seqs', '8', '--max-num-batched-tokens', '512', '--kv-cache-memory', '2GiB',
     '--kv-cache-dtype', 'bfloat16', '--block-size', '16', '--no-enable-prefix-caching', '--threads', '2',
     '--allowed-origins', '["http://x"]', '--max-num-queued-requests', '4', '--shutdown-timeout', '5s', '--max-request-body', '1MiB',
-    '--max-decode-slowdown', '2',
+    '--max-decode-slowdown', '2', '--no-async-scheduling',
   ], {});
   assert.ok(c !== 'help');
   assert.equal(c.host, '0.0.0.0');
@@ -24,6 +24,7 @@ test('serve flags: vLLM names map onto engine and server options', () => {
   assert.deepEqual(c.engine, {
     model: 'model.gguf', maxModelLen: 256, maxNumSeqs: 8, maxNumBatchedTokens: 512, kvCacheMemory: 2 * 1024 ** 3,
     kvCacheDtype: 'bf16', blockSize: 16, enablePrefixCaching: false, threads: 2, maxNumQueuedRequests: 4, maxDecodeSlowdown: 2,
+    asyncScheduling: false,
   });
 });
 
@@ -56,6 +57,7 @@ test('serve flags: errors name the flag, the expectation and the value', () => {
   assert.ok(one !== 'help' && one.engine.maxNumQueuedRequests === 1);
   assert.throws(() => parseServeArgs(['m', '--chat-template', '/no/such/file'], {}), /--chat-template: expected a template file that exists/);
   assert.throws(() => parseServeArgs(['m', '--enable-prefix-caching', '--no-enable-prefix-caching'], {}), /--enable-prefix-caching/);
+  assert.throws(() => parseServeArgs(['m', '--async-scheduling', '--no-async-scheduling'], {}), /--async-scheduling/);
   assert.throws(() => parseServeArgs(['m', '--gpu-memory-utilization', '0.9'], {}), /gpu-memory-utilization/);
   assert.throws(() => parseServeArgs(['m', '--max-decode-slowdown', '0.5'], {}), /--max-decode-slowdown: expected a number >= 1, or 0 for no limit, got "0.5"/);
   const off = parseServeArgs(['m', '--max-decode-slowdown', '0'], {});

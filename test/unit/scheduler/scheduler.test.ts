@@ -360,3 +360,48 @@ test('prefillTokenLimit: while requests decode, prompt tokens per step are cappe
   const s2 = slow.scheduler.schedule();
   assert.deepEqual(rows(s2), [['d', 4, 1, true], ['p', 0, 1, false]]);
 });
+
+test('scheduleAhead: builds the decode after the step in flight, or nothing when that step needs schedule()', async () => {
+  const { VLLM_DEFAULTS } = await import('../../../lib/sampling/sampling-params.js');
+  const { scheduler, model } = setup({ maxNumBatchedTokens: 64, maxNumSeqs: 4, blockSize: 4 });
+  scheduler.addRequest(makeRequest('a', 6, { maxTokens: 10 }));
+  scheduler.addRequest(makeRequest('b', 4, { maxTokens: 2 }));
+  const first = scheduler.schedule();
+  // Each row continues its row of `first`, at the position of the token `first` samples for it; b's
+  // one token in flight is its last (maxTokens 2 counts it), so b is left out.
+  scheduler.updateFromOutput(first, model.step(first));
+  const second = scheduler.schedule();
+  const ahead = scheduler.scheduleAhead(second);
+  assert.ok(ahead);
+  assert.deepEqual(ahead.scheduled.map((e) => [e.request.requestId, e.startPosition, e.numScheduledTokens, e.continuesRow]), [['a', 7, 1, 0]]);
+  // The block for position 7 was allocated ahead (a has 4-token blocks: positions 0-7 need 2).
+  assert.equal(ahead.scheduled[0]?.blockIds.length, 2);
+  // Results apply in order; b finishes with `second`'s token and has no row in `ahead`.
+  scheduler.updateFromOutput(second, model.step(second));
+  assert.equal(scheduler.getRequest('b'), undefined);
+  const sampled = model.step(ahead);
+  scheduler.updateFromOutput(ahead, sampled);
+  assert.equal(scheduler.getRequest('a')?.numOutputTokens, 3);
+
+  // Nothing is built ahead while a request waits (admission needs schedule())...
+  const inFlight = scheduler.schedule();
+  scheduler.addRequest(makeRequest('c', 3));
+  assert.equal(scheduler.scheduleAhead(inFlight), null);
+  scheduler.updateFromOutput(inFlight, model.step(inFlight));
+  const withC = scheduler.schedule();
+  scheduler.updateFromOutput(withC, model.step(withC));
+  // ...nor for a request whose penalties read the token still in flight.
+  const penalized = makeRequest('d', 3, { samplingParams: { ...VLLM_DEFAULTS, repetitionPenalty: 1.2 } });
+  scheduler.addRequest(penalized);
+  const withD = scheduler.schedule();
+  assert.equal(scheduler.scheduleAhead(withD), null);
+  scheduler.updateFromOutput(withD, model.step(withD));
+  scheduler.abort('d');
+  // ...nor when the token budget left a request out of the step in flight.
+  const tight = setup({ maxNumBatchedTokens: 4, maxNumSeqs: 4, blockSize: 4 });
+  tight.scheduler.addRequest(makeRequest('x', 4));
+  tight.scheduler.addRequest(makeRequest('y', 4));
+  const onlyX = tight.scheduler.schedule();
+  assert.deepEqual(onlyX.scheduled.map((e) => e.request.requestId), ['x']);
+  assert.equal(tight.scheduler.scheduleAhead(onlyX), null);
+});

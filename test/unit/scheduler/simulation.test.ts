@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvserveError } from '../../../lib/errors.js';
 import { Request } from '../../../lib/scheduler/request.js';
+import type { SchedulerOutput } from '../../../lib/scheduler/scheduler-output.js';
 import { fakeToken, randomInt, seededRandom } from '../../helpers/fake-model.js';
 import { checkSchedulerInvariants } from '../../helpers/kv-invariants.js';
 import { setup } from './setup.js';
@@ -22,7 +23,11 @@ interface Planned {
   readonly abortInFlight: boolean;
 }
 
-function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching: boolean, prefillTokenLimit?: (numDecodes: number) => number) {
+/**
+ * asyncScheduling: run as the engine does with it on: while a step is in flight, the step after it is
+ * built ahead (scheduleAhead) and run by the model before the first one's results are applied.
+ */
+function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching: boolean, prefillTokenLimit?: (numDecodes: number) => number, asyncScheduling = false) {
   const random = seededRandom(seed);
   const config = { numBlocks: 40, blockSize: 4, maxNumBatchedTokens: 32, maxNumSeqs: 6, maxModelLen: 96, policy, enablePrefixCaching };
   const { scheduler, kv, model } = setup({ ...config, ...(prefillTokenLimit ? { prefillTokenLimit } : {}) });
@@ -54,7 +59,10 @@ function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching
   const finishedIds = new Set<string>();
   let step = 0;
   let numRowsSeen = 0;
-  while (step <= 150 || scheduler.hasUnfinishedRequests()) {
+  let numAhead = 0;
+  // Steps the model has run whose results are not applied yet (in order); at most 2.
+  const inFlight: Array<{ output: SchedulerOutput; sampled: Map<string, number[]> }> = [];
+  while (step <= 150 || scheduler.hasUnfinishedRequests() || inFlight.length > 0) {
     assert.ok(step < 5000, 'the simulation does not finish');
     for (const plan of plans) {
       if (plan.step !== step) continue;
@@ -71,7 +79,19 @@ function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching
       }
     };
     abortNow(false);
-    const output = scheduler.schedule();
+    let ahead: SchedulerOutput | null = null;
+    if (inFlight.length === 1) {
+      ahead = scheduler.scheduleAhead((inFlight[0] as { output: SchedulerOutput }).output);
+      if (ahead) {
+        numAhead++;
+      } else {
+        // Nothing could be built ahead: apply the step in flight, then schedule as usual.
+        const done = inFlight.shift() as { output: SchedulerOutput; sampled: Map<string, number[]> };
+        for (const request of scheduler.updateFromOutput(done.output, done.sampled)) finishedIds.add(request.requestId);
+        checkSchedulerInvariants(scheduler);
+      }
+    }
+    const output = ahead ?? scheduler.schedule();
     const ids = output.scheduled.map((e) => e.request.requestId);
     assert.equal(new Set(ids).size, ids.length, 'a request scheduled twice in one step');
     assert.ok(output.numBatchedTokens <= config.maxNumBatchedTokens);
@@ -86,15 +106,22 @@ function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching
     }
     for (const e of output.scheduled) {
       assert.ok(e.numScheduledTokens > 0);
-      assert.equal(e.sampleThisStep, e.startPosition + e.numScheduledTokens === e.request.numTokens);
+      // A row built ahead computes the one token its request does not hold yet.
+      const end = e.continuesRow !== undefined ? e.request.numTokens + 1 : e.request.numTokens;
+      assert.equal(e.sampleThisStep, e.startPosition + e.numScheduledTokens === end);
     }
     for (const id of output.finishedRequestIds) assert.ok(finishedIds.has(id) || abortedIds.has(id), `${id} reported finished`);
     numRowsSeen += output.scheduled.length;
     checkSchedulerInvariants(scheduler);
     abortNow(true); // between schedule() and the step's results, as a disconnect would
-    const sampled = model.step(output);
-    for (const request of scheduler.updateFromOutput(output, sampled)) finishedIds.add(request.requestId);
-    checkSchedulerInvariants(scheduler);
+    if (output.scheduled.length > 0) inFlight.push({ output, sampled: model.step(output) });
+    // Without async scheduling every step is applied at once; with it, one step stays in flight
+    // while the next is built, and its results are applied after the model ran that next step.
+    while (inFlight.length > (asyncScheduling ? 1 : 0)) {
+      const done = inFlight.shift() as { output: SchedulerOutput; sampled: Map<string, number[]> };
+      for (const request of scheduler.updateFromOutput(done.output, done.sampled)) finishedIds.add(request.requestId);
+      checkSchedulerInvariants(scheduler);
+    }
     step++;
   }
 
@@ -123,7 +150,7 @@ function simulate(seed: number, policy: 'fcfs' | 'priority', enablePrefixCaching
       }
     }
   }
-  return { stats, numChecked, numAborted: abortedIds.size, numRowsSeen };
+  return { stats, numChecked, numAborted: abortedIds.size, numRowsSeen, numAhead };
 }
 
 test('randomized simulation against a small cache keeps every invariant and exact outputs', () => {
@@ -155,4 +182,19 @@ test('randomized simulation with a prefill token limit (stall-free batching) kee
     const result = simulate(seed, policy, caching, (numDecodes) => numDecodes + 1);
     assert.ok(result.numChecked > 40, `seed ${seed}: only ${result.numChecked} requests completed`);
   }
+});
+
+test('randomized simulation with async scheduling (steps built ahead) keeps every invariant and exact outputs', () => {
+  let numAhead = 0;
+  let numPreemptions = 0;
+  let numAborted = 0;
+  for (const [seed, policy, caching] of [[21, 'fcfs', true], [22, 'priority', true], [23, 'fcfs', false], [24, 'priority', false]] as const) {
+    const result = simulate(seed, policy, caching, undefined, true);
+    assert.ok(result.numChecked > 40, `seed ${seed}: only ${result.numChecked} requests completed`);
+    numAhead += result.numAhead;
+    numPreemptions += result.stats.numPreemptions;
+    numAborted += result.numAborted;
+  }
+  assert.ok(numAhead > 50, `only ${numAhead} steps built ahead`);
+  assert.ok(numPreemptions > 5 && numAborted > 5, `preemptions ${numPreemptions}, aborts ${numAborted}`);
 });
