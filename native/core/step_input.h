@@ -7,7 +7,9 @@
 namespace kv {
 
 struct StepInput {
-  // Per token (num_tokens): the tokens computed this step, their positions and KV cache slots.
+  // Per token (num_tokens): the tokens computed this step, their positions and KV cache slots. A token
+  // id -(r + 1) (a step that continues the one before it) is replaced by that step's sample at row r
+  // before the forward runs (native/addon/step_worker.cc), so kernels only ever see ids in [0, vocab).
   std::vector<int32_t> token_ids;
   std::vector<int32_t> positions;
   std::vector<int32_t> slot_mapping;  // block_id * block_size + offset; -1 = do not write
@@ -28,10 +30,6 @@ struct StepInput {
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_seqs() const { return static_cast<int64_t>(seq_lens.size()); }
   int64_t num_logits() const { return static_cast<int64_t>(logits_indices.size()); }
-  bool continues_previous() const {
-    for (int32_t id : token_ids) if (id < 0) return true;
-    return false;
-  }
 };
 
 }  // namespace kv
