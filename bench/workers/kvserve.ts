@@ -33,21 +33,19 @@ async function ttft(engine: Engine, ids: number[]): Promise<number> {
 }
 
 interface StepRecord {
-  start: number;
   end: number;
   computeMs: number;
   numTokens: number;
 }
 
-/** Wraps the engine's native step to record wall and native time per step. */
+/** Wraps the engine's native step to record when each step's result arrived and its native time. */
 function recordSteps(engine: Engine): { records: StepRecord[]; restore: () => void } {
   const model = (engine as unknown as { model: NativeModel }).model;
   const original = model.step;
   const records: StepRecord[] = [];
   const timed = async (input: NativeStepInput): Promise<NativeStepResult> => {
-    const start = performance.now();
     const result = await original.call(model, input);
-    records.push({ start, end: performance.now(), computeMs: result.computeMs, numTokens: input.tokenIds.length });
+    records.push({ end: performance.now(), computeMs: result.computeMs, numTokens: input.tokenIds.length });
     return result;
   };
   // The addon's methods are read-only prototype properties: shadow it with an own property.

@@ -253,45 +253,33 @@ export class Scheduler {
     if (this.waiting.length > 0 || this.pendingForks.size > 0) return null;
     const { maxModelLen, maxNumBatchedTokens } = this.config;
     const rows: Array<{ request: Request; row: number; numInFlight: number }> = [];
-    let row = 0;
     let numRunningInFlight = 0;
-    for (const entry of inFlight.scheduled) {
+    // Every row of inFlight samples (checked here), so a row's index is its logits row.
+    for (const [row, entry] of inFlight.scheduled.entries()) {
       const request = entry.request;
       if (!entry.sampleThisStep) return null;
       // Finished (or aborted) since inFlight was built: its row there is dropped, and it has no next one.
-      if (!this.isRunning(request)) {
-        row++;
-        continue;
-      }
+      if (!this.isRunning(request)) continue;
       numRunningInFlight++;
       if (usesTokenHistory(request)) return null;
       // inFlight's token is output number numOutputTokens + 1 and makes numTokens + 1 tokens.
       const lengthReached = request.numTokens + 1 >= maxModelLen
         || (request.maxTokens !== null && request.numOutputTokens + 1 >= request.maxTokens);
       if (!lengthReached) rows.push({ request, row, numInFlight: entry.numScheduledTokens });
-      row++;
     }
     // A running request left out of inFlight (the token budget) needs schedule().
     if (numRunningInFlight !== this.running.length) return null;
     if (rows.length === 0 || rows.length > maxNumBatchedTokens) return null;
-    const step: StepState = { budget: maxNumBatchedTokens, prefillLeft: 0, scheduled: [] };
+    const scheduled: ScheduledRequest[] = [];
     for (const { request, row: continuesRow, numInFlight } of rows) {
       // Slots for inFlight's tokens (already held) and for the token after them.
       const blockIds = this.kv.allocateSlots(request, numInFlight + 1, undefined, 1);
       if (blockIds === null) return null;
-      step.scheduled.push({
-        request,
-        numScheduledTokens: 1,
-        startPosition: request.numTokens,
-        blockIds: blockIds.slice(),
-        sampleThisStep: true,
-        continuesRow,
-      });
-      step.budget -= 1;
+      scheduled.push({ request, numScheduledTokens: 1, startPosition: request.numTokens, blockIds: blockIds.slice(), sampleThisStep: true, continuesRow });
     }
     return {
-      scheduled: step.scheduled,
-      numBatchedTokens: maxNumBatchedTokens - step.budget,
+      scheduled,
+      numBatchedTokens: scheduled.length,
       blockCopies: this.kv.takeBlockCopies(),
       preemptedRequestIds: [],
       finishedRequestIds: this.takeFinishedIds(),
