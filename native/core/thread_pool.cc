@@ -28,6 +28,21 @@ uint64_t gen_of(uint64_t word) { return word >> kGenShift; }
 int64_t count_of(uint64_t word) { return static_cast<int64_t>((word >> kCountShift) & kFieldMask); }
 int64_t next_of(uint64_t word) { return static_cast<int64_t>(word & kFieldMask); }
 
+// A compute thread gives its core away at most this often (at the start of a job or a parallel op),
+// if another thread is waiting for it. On a machine with as many compute threads as cores, the JS
+// thread that streams tokens and the clients reading them otherwise wait for the scheduler's time
+// slice to run out (~3-4 ms, most of a decode step), which shows as inter-token latency spikes.
+// Costs one syscall per thread per period when nothing else waits.
+constexpr auto kYieldPeriod = std::chrono::microseconds(300);
+
+void yield_if_due() {
+  thread_local Clock::time_point last;
+  const Clock::time_point now = Clock::now();
+  if (now - last < kYieldPeriod) return;
+  last = now;
+  std::this_thread::yield();  // sched_yield
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
@@ -77,6 +92,7 @@ void ThreadPool::worker_loop(int index) {
       }
     }
     if (stop_.load()) return;
+    yield_if_due();
     const int64_t ran = run_chunks(index, &seen);
     if (ran) chunks_by_workers_.fetch_add(static_cast<uint64_t>(ran), std::memory_order_relaxed);
   }
@@ -94,6 +110,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
   int64_t chunk = std::max(grain, target);
   if ((n + chunk - 1) / chunk > kMaxChunks) chunk = (n + kMaxChunks - 1) / kMaxChunks;
   const int64_t count = (n + chunk - 1) / chunk;
+  yield_if_due();
   fn_ = &fn;
   n_ = n;
   chunk_ = chunk;

@@ -5,7 +5,9 @@
 //     show up: when the workers are late (descheduled, asleep), the caller runs every chunk itself and
 //     returns; it waits only for chunks a worker has actually claimed;
 //   - idle workers spin for a short, bounded time (kSpinMicros) and then sleep on a condition variable,
-//     so they never hold a core that another process needs between steps.
+//     so they never hold a core that another process needs between steps;
+//   - a compute thread yields its core every few hundred microseconds, so a thread that woke to stream
+//     tokens (the JS thread, a client) runs within that time rather than after a whole time slice.
 #pragma once
 #include <atomic>
 #include <condition_variable>
