@@ -36,6 +36,12 @@ export interface NativeOps {
   probeRead(isa: IsaName, threads: number, bytesPerThread: number, passes: number): { seconds: number; bytes: number; cpuRate: number; checksum: number };
   /** Machine probe: f32 FMA or int8 dot-product throughput on `threads` threads; ops count 2 per multiply-add. */
   probeCompute(isa: IsaName, kind: 'fma_f32' | 'dot_i8', threads: number, iterations: number): { seconds: number; ops: number; cpuRate: number; checksum: number };
+  /** Fused residual add + rms_norm + matmuls (core/backend_ops.h), or with fused false the separate ops: x[m, k] += add, outs[i] = rms_norm(x) . W_i^T. x is written. dtype: one per weight when weights mix types. */
+  fusedAddRmsNormMatmuls(isa: IsaName, fused: boolean, x: Float32Array, add: Float32Array | null, normWeight: Float32Array, eps: number, outs: Float32Array[], weights: Uint8Array[], dtype: number | number[], ns: number[], k: number, m: number, threads: number, packed: boolean): void;
+  /** Fused (or separate) silu_mul + down matmul: out[m, n] = (silu(gate) * up) . W^T; gate may be written. */
+  fusedSiluMulMatmul(isa: IsaName, fused: boolean, out: Float32Array, gate: Float32Array, up: Float32Array, weight: Uint8Array, dtype: number, n: number, k: number, m: number, threads: number, packed: boolean): void;
+  /** Fused (or separate) rope of q and k + kv_cache_write of k and v; slots must be distinct. */
+  fusedRopeKvCacheWrite(isa: IsaName, fused: boolean, q: Float32Array, k: Float32Array, v: Float32Array, nTokens: number, nHeads: number, nKvHeads: number, headDim: number, ropeDim: number, positions: Int32Array, invFreq: Float32Array, positionScale: number, layout: 0 | 1, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, slotMapping: Int32Array, blockSize: number, threads: number): void;
   pagedAttention(isa: IsaName, out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: DType, numBlocks: number, queryStartLoc: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, numSeqs: number, nHeads: number, nKvHeads: number, headDim: number, blockSize: number, scale: number, threads: number): void;
 }
 

@@ -58,6 +58,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_kv_cache_write_binding(env, ops);     //   ops.kvCacheWrite(isa, kCache, vCache, kvDtype, numBlocks, k, v, slotMapping, nTokens, nKvHeads, headDim, blockSize)
   register_paged_attention_binding(env, ops);    //   ops.pagedAttention(isa, out, q, kCache, vCache, kvDtype, numBlocks, queryStartLoc, seqLens, blockTables, maxBlocksPerSeq, numSeqs, nHeads, nKvHeads, headDim, blockSize, scale, threads)
   register_probe_bindings(env, ops);             //   ops.probeRead(isa, threads, bytesPerThread, passes) / ops.probeCompute(isa, 'fma_f32' | 'dot_i8', threads, iterations) -> { seconds, bytes | ops }
+  register_fused_ops_binding(env, ops);          //   ops.fusedAddRmsNormMatmuls / fusedSiluMulMatmul / fusedRopeKvCacheWrite(isa, fused, ...): fused or separate (op tests)
   exports.Set("ops", ops);
   return exports;
 }

@@ -54,6 +54,38 @@ class BackendOps {
   virtual void silu_mul(float* out, const float* gate, const float* up, int64_t n) = 0;
   // out[i, :] = x[rows[i], :] for i < n_rows (rows: indices in the backend's memory).
   virtual void gather_rows(float* out, const float* x, const int32_t* rows, int64_t n_rows, int64_t dim) = 0;
+
+  // Fused ops. Each default runs the ops it fuses, one after another; a backend overrides it to save
+  // passes over memory and synchronisations, with results equal to the default's bit for bit.
+
+  // The residual add and the norm before a layer's first matmuls: x[m, d] += add (when not null;
+  // x is the residual stream, written back), then outs[i] = rms_norm(x, norm_weight) @ ws[i]^T
+  // (+ biases[i]) as matmuls. `normed` [m, d] is working memory the default writes the norm into;
+  // `add` may alias it.
+  virtual void add_rms_norm_matmuls(float* x, const float* add, const float* norm_weight, float eps, float* normed,
+                                    float* const* outs, const WeightView* const* ws, const float* const* biases,
+                                    int count, int64_t m) {
+    const int64_t d = ws[0]->cols;
+    if (add) this->add(x, x, add, m * d);
+    rms_norm(normed, x, norm_weight, m, d, eps);
+    matmuls(outs, normed, ws, biases, count, m);
+  }
+  // The down projection of silu(gate) * up: out[m, w.rows] = (silu(gate) * up)[m, w.cols] @ w^T.
+  // gate may be overwritten.
+  virtual void silu_mul_matmul(float* out, float* gate, const float* up, const WeightView& w, int64_t m) {
+    silu_mul(gate, gate, up, m * w.cols);
+    matmul(out, gate, w, nullptr, m);
+  }
+  // rope on q [n_tokens, n_heads, head_dim] (in place) and k [n_tokens, n_kv_heads, head_dim] (may be
+  // overwritten), then the rotated k and v written into the cache as kv_cache_write does.
+  virtual void rope_kv_cache_write(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                                   int64_t n_kv_heads, int64_t head_dim, int64_t rope_dim, const int32_t* positions,
+                                   const float* inv_freq, float position_scale, int32_t layout, void* k_cache,
+                                   void* v_cache, DType kv_dtype, const int32_t* slot_mapping, int64_t block_size) {
+    rope(q, n_tokens, n_heads, head_dim, rope_dim, positions, inv_freq, position_scale, layout);
+    rope(k, n_tokens, n_kv_heads, head_dim, rope_dim, positions, inv_freq, position_scale, layout);
+    kv_cache_write(k_cache, v_cache, kv_dtype, k, v, slot_mapping, n_tokens, n_kv_heads, head_dim, block_size);
+  }
 };
 
 }  // namespace kv

@@ -10,16 +10,15 @@
 
 namespace kv {
 
-// Ops timed inside each layer, in forward order.
-enum class LayerOp : int {
-  AttnNorm, Qkv, QkNorm, Rope, KvWrite, Attention, O, AddNorm, GateUp, SiluMul, Down, Add, kCount
-};
+// Ops timed inside each layer, in forward order. Fused ops are timed as one: qkv holds the residual
+// add and attn_norm before it, gate_up the residual add and ffn_norm, down the silu_mul.
+enum class LayerOp : int { Qkv, QkNorm, RopeKvWrite, Attention, O, GateUp, Down, kCount };
 // Ops timed once per step.
+// final_norm holds the last layer's residual add.
 enum class StepOp : int { KvCopy, Embedding, FinalNorm, LmHead, Sample, kCount };
 
 inline const char* layer_op_name(int i) {
-  static const char* const kNames[] = {"attn_norm", "qkv", "qk_norm", "rope", "kv_write", "attention",
-                                       "o", "add_norm", "gate_up", "silu_mul", "down", "add"};
+  static const char* const kNames[] = {"qkv", "qk_norm", "rope_kv_write", "attention", "o", "gate_up", "down"};
   return kNames[i];
 }
 inline const char* step_op_name(int i) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace kv {
 
@@ -118,6 +119,18 @@ void validate_step_input(const StepInput& in, const StepLimits& lim) {
       fail("slotMapping[" + std::to_string(i) + "]: out of range: " + std::to_string(in.slot_mapping[i]));
     }
     if (in.positions[i] < 0) fail("positions[" + std::to_string(i) + "]: negative");
+  }
+  {
+    // Two tokens storing into one cache slot would leave it to whichever a kernel writes last (the
+    // CPU backend writes tokens in parallel): refused.
+    thread_local std::vector<int32_t> slots;
+    slots.clear();
+    for (const int32_t slot : in.slot_mapping) {
+      if (slot >= 0) slots.push_back(slot);
+    }
+    std::sort(slots.begin(), slots.end());
+    const auto dup = std::adjacent_find(slots.begin(), slots.end());
+    if (dup != slots.end()) fail("slotMapping: slot " + std::to_string(*dup) + " is given to more than one token");
   }
   if (in.query_start_loc[0] != 0 || in.query_start_loc[s] != t) fail("queryStartLoc: must start at 0 and end at the token count");
   for (int64_t q = 0; q < s; ++q) {

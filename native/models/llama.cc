@@ -1,7 +1,9 @@
 // LLaMA-family forward pass over a paged KV cache, as op calls on a backend's op table. Per layer:
-//   rms_norm -> q/k/v matmul (+bias) -> [q/k rms_norm] -> rope -> kv_cache_write -> paged_attention
-//   -> o matmul -> residual -> rms_norm -> gate/up matmul -> silu_mul -> down matmul -> residual
-// then the logits rows gathered, the final norm and the output projection for those rows only.
+//   [residual +] rms_norm -> q/k/v matmul (+bias) -> [q/k rms_norm] -> rope -> kv_cache_write
+//   -> paged_attention -> o matmul -> residual + rms_norm -> gate/up matmul -> silu_mul -> down matmul
+// with the fused ops of core/backend_ops.h (norms and silu_mul inside the next matmul's input, rope with
+// the cache write), then the last residual, the logits rows gathered, the final norm and the output
+// projection for those rows only.
 #include "models/llama.h"
 
 #include <cmath>
@@ -149,7 +151,6 @@ void LlamaModel::forward(const StepInput& in, KvCache& cache, ThreadPool& pool, 
 void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops, const LlamaStepArgs& in,
                    const LlamaActivations& a) {
   const int64_t t = in.num_tokens, r = in.num_logits, d = c.hidden_size, hd = c.head_dim;
-  const int64_t f = c.intermediate_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   StepProfile* prof = in.profile;
   auto lap = [prof](int64_t layer, LayerOp op) {
@@ -160,15 +161,15 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
   };
   if (t > 0) ops.embedding(a.x, w.token_embd, w.token_embd_dtype, d, in.token_ids, t);
   step_lap(StepOp::Embedding);
+  // Each layer's residual add of its down projection is fused into the next layer's first norm (and
+  // the last layer's done before the final norm): x += h happens inside add_rms_norm_matmuls.
   for (int64_t li = 0; t > 0 && li < c.num_layers; ++li) {
     const LlamaLayer& l = w.layers[li];
-    ops.rms_norm(a.h, a.x, l.attn_norm, t, d, c.rms_norm_eps);
-    lap(li, LayerOp::AttnNorm);
     {
       float* outs[3] = {a.q, a.k, a.v};
       const WeightView* ws[3] = {&l.wq, &l.wk, &l.wv};
       const float* bs[3] = {l.bq, l.bk, l.bv};
-      ops.matmuls(outs, a.h, ws, bs, 3, t);
+      ops.add_rms_norm_matmuls(a.x, li == 0 ? nullptr : a.h, l.attn_norm, c.rms_norm_eps, a.h, outs, ws, bs, 3, t);
     }
     lap(li, LayerOp::Qkv);
     if (c.qk_norm) {
@@ -176,34 +177,26 @@ void llama_forward(const LlamaConfig& c, const LlamaTensors& w, BackendOps& ops,
       ops.rms_norm(a.k, a.k, l.k_norm, t * c.num_kv_heads, hd, c.rms_norm_eps);
       lap(li, LayerOp::QkNorm);
     }
-    ops.rope(a.q, t, c.num_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
-    ops.rope(a.k, t, c.num_kv_heads, hd, c.rope_dim, in.positions, w.inv_freq, c.rope_position_scale, c.rope_layout);
-    lap(li, LayerOp::Rope);
-    ops.kv_cache_write(in.k_cache[li], in.v_cache[li], in.kv_dtype, a.k, a.v, in.slot_mapping, t, c.num_kv_heads, hd,
-                       in.block_size);
-    lap(li, LayerOp::KvWrite);
+    ops.rope_kv_cache_write(a.q, a.k, a.v, t, c.num_heads, c.num_kv_heads, hd, c.rope_dim, in.positions, w.inv_freq,
+                            c.rope_position_scale, c.rope_layout, in.k_cache[li], in.v_cache[li], in.kv_dtype,
+                            in.slot_mapping, in.block_size);
+    lap(li, LayerOp::RopeKvWrite);
     ops.paged_attention(a.attn, a.q, in.k_cache[li], in.v_cache[li], in.kv_dtype, in.batch, c.num_heads,
                         c.num_kv_heads, hd, in.block_size, scale);
     lap(li, LayerOp::Attention);
     ops.matmul(a.h, a.attn, l.wo, l.bo, t);
     lap(li, LayerOp::O);
-    ops.add(a.x, a.x, a.h, t * d);
-    ops.rms_norm(a.h, a.x, l.ffn_norm, t, d, c.rms_norm_eps);
-    lap(li, LayerOp::AddNorm);
     {
       float* outs[2] = {a.gate, a.up};
       const WeightView* ws[2] = {&l.w_gate, &l.w_up};
       const float* bs[2] = {nullptr, nullptr};
-      ops.matmuls(outs, a.h, ws, bs, 2, t);
+      ops.add_rms_norm_matmuls(a.x, a.h, l.ffn_norm, c.rms_norm_eps, a.h, outs, ws, bs, 2, t);
     }
     lap(li, LayerOp::GateUp);
-    ops.silu_mul(a.gate, a.gate, a.up, t * f);
-    lap(li, LayerOp::SiluMul);
-    ops.matmul(a.h, a.gate, l.w_down, nullptr, t);
+    ops.silu_mul_matmul(a.h, a.gate, a.up, l.w_down, t);
     lap(li, LayerOp::Down);
-    ops.add(a.x, a.x, a.h, t * d);
-    lap(li, LayerOp::Add);
   }
+  if (t > 0) ops.add(a.x, a.x, a.h, t * d);  // the last layer's residual
   // Final norm and output projection for the requested rows only.
   if (r == 0) return;
   ops.gather_rows(a.rows, a.x, in.logits_indices, r, d);

@@ -4,7 +4,7 @@
 // of float additions: |got - want| <= 1e-5 sum_k |x_k w_k| (one missing term of a 512-long dot moves an
 // output by ~2e-3 of that sum). Built once more with KV_EMU_WMMA, the 16-bit tile kernel runs its
 // tensor-core path (emulated WMMA fragments) against the same bound.
-// kv-emu-sources: native/ops/matmul/matmul_cuda.cu native/ops/matmul/matmul_float_cuda.cu native/ops/matmul/matmul_quant_cuda.cu native/ops/matmul/matmul_cpu.cc native/ops/matmul/matmul_float_cpu.cc native/ops/matmul/matmul_q8_cpu.cc native/ops/matmul/matmul_kquant_cpu.cc native/ops/matmul/matmul_packed_f_cpu.cc native/ops/matmul/matmul_packed_k_cpu.cc native/ops/matmul/matmul_packed_q_cpu.cc native/ops/dequantize/dequantize_cpu.cc native/core/thread_pool.cc native/core/dtype.cc
+// kv-emu-sources: native/ops/matmul/matmul_cuda.cu native/ops/matmul/matmul_float_cuda.cu native/ops/matmul/matmul_quant_cuda.cu native/ops/matmul/matmul_cpu.cc native/ops/matmul/matmul_float_cpu.cc native/ops/matmul/matmul_q8_cpu.cc native/ops/matmul/matmul_kquant_cpu.cc native/ops/matmul/matmul_packed_f_cpu.cc native/ops/matmul/matmul_packed_k_cpu.cc native/ops/matmul/matmul_packed_q_cpu.cc native/ops/add/add_cpu.cc native/ops/rms_norm/rms_norm_cpu.cc native/ops/silu_mul/silu_mul_cpu.cc native/ops/dequantize/dequantize_cpu.cc native/core/thread_pool.cc native/core/dtype.cc
 #include <algorithm>
 
 #include "core/dtype.h"

@@ -2,16 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DType } from '../../lib/model/types.js';
 import { addon, ISAS, randomF32, rng } from '../helpers/native.js';
-import { blockElems, dequantizeWeights, matmulPlainRef, matmulRef, rowBytes } from './reference/matmul.js';
-import {
-  bf16Round,
-  f16Round,
-  f32ToBf16Bits,
-  f32ToF16Bits,
-  quantizeQ8_0,
-  quantizeQ8_K,
-  randomQuantRows,
-} from './reference/quant-blocks.js';
+import { blockElems, dequantizeWeights, matmulPlainRef, matmulRef, randomWeights, rowBytes } from './reference/matmul.js';
+import { bf16Round, f16Round, quantizeQ8_0, quantizeQ8_K } from './reference/quant-blocks.js';
 
 const MS = [1, 2, 3, 5, 17, 64];
 const NS = [1, 7, 33, 172, 256];
@@ -37,23 +29,6 @@ const NAMES: Record<DType, string> = {
 function family(dtype: DType): 'float' | 'q0' | 'k' {
   const b = blockElems(dtype);
   return b === 1 ? 'float' : b === 32 ? 'q0' : 'k';
-}
-
-function randomWeights(dtype: DType, n: number, k: number, random: () => number): Uint8Array {
-  switch (dtype) {
-    case DType.F32:
-      return new Uint8Array(randomF32(n * k, random).buffer);
-    case DType.F16:
-    case DType.BF16: {
-      const enc = dtype === DType.F16 ? f32ToF16Bits : f32ToBf16Bits;
-      const h = Uint16Array.from(randomF32(n * k, random), enc);
-      return new Uint8Array(h.buffer);
-    }
-    case DType.Q8_0: return randomQuantRows('q8_0', n, k, random);
-    case DType.Q4_0: return randomQuantRows('q4_0', n, k, random);
-    case DType.Q4_K: return randomQuantRows('q4_K', n, k, random);
-    case DType.Q6_K: return randomQuantRows('q6_K', n, k, random);
-  }
 }
 
 /** Typical magnitude of one output: sqrt(k) * rms(w) * rms(x), the scale of f32 summation error. */

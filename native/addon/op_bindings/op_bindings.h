@@ -26,5 +26,6 @@ void register_matmul_binding(Napi::Env env, Napi::Object ops);
 void register_kv_cache_write_binding(Napi::Env env, Napi::Object ops);
 void register_paged_attention_binding(Napi::Env env, Napi::Object ops);
 void register_probe_bindings(Napi::Env env, Napi::Object ops);
+void register_fused_ops_binding(Napi::Env env, Napi::Object ops);
 
 }  // namespace kv::napi

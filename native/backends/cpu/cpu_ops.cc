@@ -92,6 +92,49 @@ void CpuOps::silu_mul(float* out, const float* gate, const float* up, int64_t n)
   });
 }
 
+void CpuOps::add_rms_norm_matmuls(float* x, const float* add, const float* norm_weight, float eps, float* normed,
+                                  float* const* outs, const WeightView* const* ws, const float* const* biases,
+                                  int count, int64_t m) {
+  bool shared = true;
+  for (int i = 1; i < count; ++i) shared = shared && matmul_can_share(*ws[0], *ws[i]);
+  if (!shared) {  // mixed weight types (some K-quant files) convert x once per type: the norm is stored
+    BackendOps::add_rms_norm_matmuls(x, add, norm_weight, eps, normed, outs, ws, biases, count, m);
+    return;
+  }
+  MatmulPrologue pro;
+  pro.kind = MatmulPrologue::Kind::RmsNorm;
+  pro.add = add;
+  pro.norm_weight = norm_weight;
+  pro.eps = eps;
+  KV_CPU_DISPATCH(isa_, matmul_prologue_cpu, outs, x, pro, ws, biases, count, m, pool_, scratch_);
+}
+
+void CpuOps::silu_mul_matmul(float* out, float* gate, const float* up, const WeightView& w, int64_t m) {
+  MatmulPrologue pro;
+  pro.kind = MatmulPrologue::Kind::SiluMul;
+  pro.up = up;
+  const WeightView* ws[1] = {&w};
+  const float* biases[1] = {nullptr};
+  KV_CPU_DISPATCH(isa_, matmul_prologue_cpu, &out, gate, pro, ws, biases, 1, m, pool_, scratch_);
+}
+
+// One pass over the tokens: each token's q and k rotated and its k and v rows written to the cache
+// while they are in L1 (the separate ops are three passes, three waits for the pool).
+void CpuOps::rope_kv_cache_write(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                                 int64_t n_kv_heads, int64_t head_dim, int64_t rope_dim, const int32_t* positions,
+                                 const float* inv_freq, float position_scale, int32_t layout, void* k_cache,
+                                 void* v_cache, DType kv_dtype, const int32_t* slot_mapping, int64_t block_size) {
+  const int64_t q_row = n_heads * head_dim, kv_row = n_kv_heads * head_dim;
+  for_row_ranges(pool_, n_tokens, q_row + 2 * kv_row, [&](int64_t b, int64_t e) {
+    KV_CPU_DISPATCH(isa_, rope_cpu, q + b * q_row, e - b, n_heads, head_dim, rope_dim, positions + b, inv_freq,
+                    position_scale, layout);
+    KV_CPU_DISPATCH(isa_, rope_cpu, k + b * kv_row, e - b, n_kv_heads, head_dim, rope_dim, positions + b, inv_freq,
+                    position_scale, layout);
+    KV_CPU_DISPATCH(isa_, kv_cache_write_cpu, k_cache, v_cache, kv_dtype, k + b * kv_row, v + b * kv_row,
+                    slot_mapping + b, e - b, n_kv_heads, head_dim, block_size);
+  });
+}
+
 void CpuOps::gather_rows(float* out, const float* x, const int32_t* rows, int64_t n_rows, int64_t dim) {
   for (int64_t i = 0; i < n_rows; ++i) std::memcpy(out + i * dim, x + static_cast<int64_t>(rows[i]) * dim, dim * sizeof(float));
 }

@@ -1,6 +1,8 @@
 // The CPU backend's op table: each op runs the ISA variant chosen at load (portable / AVX2 / AVX-512)
 // over the thread pool, before returning. Row-wise ops split their rows over the pool when there is
-// enough work to pay for it; matmul and paged attention split inside the kernel.
+// enough work to pay for it; matmul and paged attention split inside the kernel. The fused ops run the
+// residual add and norm, or silu_mul, inside the next matmul's input conversion (a row at a time, never
+// stored in full), and rope with the cache write in one pass over the tokens.
 #pragma once
 #include "core/backend_ops.h"
 #include "core/isa.h"
@@ -28,6 +30,14 @@ class CpuOps final : public BackendOps {
   void add(float* out, const float* a, const float* b, int64_t n) override;
   void silu_mul(float* out, const float* gate, const float* up, int64_t n) override;
   void gather_rows(float* out, const float* x, const int32_t* rows, int64_t n_rows, int64_t dim) override;
+  void add_rms_norm_matmuls(float* x, const float* add, const float* norm_weight, float eps, float* normed,
+                            float* const* outs, const WeightView* const* ws, const float* const* biases, int count,
+                            int64_t m) override;
+  void silu_mul_matmul(float* out, float* gate, const float* up, const WeightView& w, int64_t m) override;
+  void rope_kv_cache_write(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_heads, int64_t n_kv_heads,
+                           int64_t head_dim, int64_t rope_dim, const int32_t* positions, const float* inv_freq,
+                           float position_scale, int32_t layout, void* k_cache, void* v_cache, DType kv_dtype,
+                           const int32_t* slot_mapping, int64_t block_size) override;
 
  private:
   Isa isa_;

@@ -13,7 +13,7 @@
 // F16 and BF16 round to nearest even (NaN stays NaN, overflow becomes infinity).
 // Invariants (checked by the binding, trusted here): kv_dtype is F32, F16 or BF16; every slot is -1 or
 // in [0, num_blocks * block_size); cache pointers are aligned to the element size. Slots are expected
-// to be distinct; if two tokens share one, the later token wins.
+// to be distinct (a model step refuses repeated ones); if two tokens share one here, the later wins.
 #pragma once
 #include <cstdint>
 

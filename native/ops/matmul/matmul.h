@@ -39,6 +39,27 @@ KV_DECLARE_CPU_KERNEL(void matmul_cpu(float* out, const float* x, const WeightVi
 KV_DECLARE_CPU_KERNEL(void matmul_multi_cpu(float* const* outs, const float* x, const WeightView* const* ws,
                                             const float* const* biases, int count, int64_t m, ThreadPool& pool,
                                             Scratch& scratch))
+// Fused input ops (matmul_prologue_cpu): the product's input rows are made from x one row at a time
+// in a row of working memory and converted from there, so they are never stored in full:
+//   RmsNorm: x_i += add_i first when `add` is set (written back: x is the residual stream), then the
+//            input row is rms_norm(x_i) * norm_weight (as rms_norm_cpu);
+//   SiluMul: the input row is silu(x_i) * up_i (as silu_mul_cpu); x is not written.
+// Each input row equals what the separate ops give, so the products equal theirs bit for bit.
+namespace kv {
+struct MatmulPrologue {
+  enum class Kind { RmsNorm, SiluMul };
+  Kind kind = Kind::RmsNorm;
+  const float* add = nullptr;          // RmsNorm: [m, k] added to x first, or nullptr
+  const float* norm_weight = nullptr;  // RmsNorm: [k]
+  float eps = 0.f;                     // RmsNorm
+  const float* up = nullptr;           // SiluMul: [m, k]
+};
+}  // namespace kv
+// outs[i][m, ws[i].rows] = prologue(x)[m, cols] @ ws[i]^T (+ biases[i]) for i < count; the weights
+// must share (matmul_can_share). `add` / `up` must not alias outs.
+KV_DECLARE_CPU_KERNEL(void matmul_prologue_cpu(float* const* outs, float* x, const MatmulPrologue& prologue,
+                                               const WeightView* const* ws, const float* const* biases, int count,
+                                               int64_t m, ThreadPool& pool, Scratch& scratch))
 // Bytes of the packed copy of w for this variant; 0 = this variant reads w unpacked.
 KV_DECLARE_CPU_KERNEL(int64_t matmul_packed_bytes(const WeightView& w))
 // Writes the packed copy of w into dst (matmul_packed_bytes(w) bytes, 64-byte aligned).

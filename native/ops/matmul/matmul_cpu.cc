@@ -9,8 +9,11 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "ops/add/add.h"
 #include "ops/matmul/matmul.h"
 #include "ops/matmul/matmul_internal.h"
+#include "ops/rms_norm/rms_norm.h"
+#include "ops/silu_mul/silu_mul.h"
 #include "core/isa_begin.h"
 
 namespace kv::KV_ISA_NS {
@@ -222,6 +225,48 @@ struct Prep {
   int32_t* corr;  // packed Q8_0 / Q4_0 weights: signed quants and offset * block sums
 };
 
+// Quantizes one row of input values (src, k of them) into row i of the activations.
+void quantize_row(const Prep& p, int64_t i, const float* src) {
+  const int64_t k = p.w->cols;
+  switch (p.w->dtype) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+      if (p.corr) {
+        const int32_t offset = p.w->dtype == DType::Q8_0 ? 128 : 8;  // what the packed weights store on top
+        for (int64_t b = 0; b < k / kQK8_0; ++b) {
+          const int64_t e = i * k + b * kQK8_0;
+          int32_t sum = 0;
+          p.d[e / kQK8_0] = quantize_block_q8_0<true>(src + b * kQK8_0, p.qs + e, &sum);
+          p.corr[e / kQK8_0] = offset * sum;
+        }
+        return;
+      }
+      for (int64_t b = 0; b < k / kQK8_0; ++b) {
+        const int64_t e = i * k + b * kQK8_0;
+        p.d[e / kQK8_0] = quantize_block_q8_0(src + b * kQK8_0, p.qs + e);
+      }
+      return;
+    case DType::Q4_K:
+    case DType::Q6_K:
+      for (int64_t b = 0; b < k / kQK_K; ++b) {
+        const int64_t e = i * k + b * kQK_K;
+        p.d[e / kQK_K] = quantize_block_q8_K(src + b * kQK_K, p.qs + e, p.bsums + e / 16);
+        if (p.corr && p.w->dtype == DType::Q4_K) {  // packed Q4_K: the sums of 32 as int16 pairs
+          const int16_t* bs = p.bsums + e / 16;
+          for (int i2 = 0; i2 < 4; ++i2) {
+            const int32_t s0 = bs[4 * i2] + bs[4 * i2 + 1], s1 = bs[4 * i2 + 2] + bs[4 * i2 + 3];
+            p.corr[(e / kQK_K) * 4 + i2] = static_cast<int32_t>((static_cast<uint32_t>(s0) & 0xffffu) | (static_cast<uint32_t>(s1) << 16));
+          }
+        }
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
 void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
   const int64_t k = p.w->cols;
   switch (p.w->dtype) {
@@ -231,45 +276,31 @@ void prepare_rows(const Prep& p, int64_t i0, int64_t i1) {
     case DType::BF16:
       round_rows_bf16(p.f + i0 * k, p.x + i0 * k, (i1 - i0) * k);
       break;
-    case DType::Q8_0:
-    case DType::Q4_0:
-      if (p.corr) {
-        const int32_t offset = p.w->dtype == DType::Q8_0 ? 128 : 8;  // what the packed weights store on top
-        for (int64_t i = i0; i < i1; ++i) {
-          for (int64_t b = 0; b < k / kQK8_0; ++b) {
-            const int64_t e = i * k + b * kQK8_0;
-            int32_t sum = 0;
-            p.d[e / kQK8_0] = quantize_block_q8_0<true>(p.x + e, p.qs + e, &sum);
-            p.corr[e / kQK8_0] = offset * sum;
-          }
-        }
-        break;
-      }
-      for (int64_t i = i0; i < i1; ++i) {
-        for (int64_t b = 0; b < k / kQK8_0; ++b) {
-          const int64_t e = i * k + b * kQK8_0;
-          p.d[e / kQK8_0] = quantize_block_q8_0(p.x + e, p.qs + e);
-        }
-      }
-      break;
-    case DType::Q4_K:
-    case DType::Q6_K:
-      for (int64_t i = i0; i < i1; ++i) {
-        for (int64_t b = 0; b < k / kQK_K; ++b) {
-          const int64_t e = i * k + b * kQK_K;
-          p.d[e / kQK_K] = quantize_block_q8_K(p.x + e, p.qs + e, p.bsums + e / 16);
-          if (p.corr && p.w->dtype == DType::Q4_K) {  // packed Q4_K: the sums of 32 as int16 pairs
-            const int16_t* bs = p.bsums + e / 16;
-            for (int i2 = 0; i2 < 4; ++i2) {
-              const int32_t s0 = bs[4 * i2] + bs[4 * i2 + 1], s1 = bs[4 * i2 + 2] + bs[4 * i2 + 3];
-              p.corr[(e / kQK_K) * 4 + i2] = static_cast<int32_t>((static_cast<uint32_t>(s0) & 0xffffu) | (static_cast<uint32_t>(s1) << 16));
-            }
-          }
-        }
-      }
-      break;
     case DType::F32:
       break;
+    default:
+      for (int64_t i = i0; i < i1; ++i) quantize_row(p, i, p.x + i * k);
+      break;
+  }
+}
+
+// The fused input op (matmul.h, MatmulPrologue) on rows [i0, i1), then their conversion. Float
+// weights take the input rows in p.f itself; quantized ones go through the thread's row in `rows`.
+void prologue_rows(const Prep& p, const MatmulPrologue& pro, float* x, float* rows, int64_t i0, int64_t i1, int thread) {
+  const int64_t k = p.w->cols;
+  const DType t = p.w->dtype;
+  for (int64_t i = i0; i < i1; ++i) {
+    float* in = is_float(t) ? p.f + i * k : rows + thread * k;
+    float* xi = x + i * k;
+    if (pro.kind == MatmulPrologue::Kind::RmsNorm) {
+      if (pro.add) add_cpu(xi, xi, pro.add + i * k, k);
+      rms_norm_cpu(in, xi, pro.norm_weight, 1, k, pro.eps);
+    } else {
+      silu_mul_cpu(in, xi, pro.up + i * k, k);
+    }
+    if (t == DType::F16) round_rows_f16(in, in, k);
+    else if (t == DType::BF16) round_rows_bf16(in, in, k);
+    else if (!is_float(t)) quantize_row(p, i, in);
   }
 }
 
@@ -298,52 +329,53 @@ void run_rows(const RowsJob& job, int64_t r0, int64_t r1) {
   }
 }
 
-// Converts x for w's weight type into scratch (Scratch is the only allocation) and returns the view.
-MatmulActs prepare(const float* x, const WeightView& w, int64_t m, ThreadPool& pool, Scratch& scratch) {
+// Converts x for w's weight type into scratch (Scratch is the only allocation) and returns the view;
+// with a prologue, makes the input rows from x first (matmul.h, MatmulPrologue).
+MatmulActs prepare(float* x, const WeightView& w, int64_t m, ThreadPool& pool, Scratch& scratch,
+                   const MatmulPrologue* pro = nullptr) {
   const int64_t k = w.cols;
   MatmulActs acts;
   acts.m = m;
   acts.k = k;
   Prep prep{x, &w, nullptr, nullptr, nullptr, nullptr, nullptr};
-  switch (w.dtype) {
-    case DType::F32:
+  float* rows = nullptr;  // prologue, quantized weights: one input row per thread
+  if (is_float(w.dtype)) {
+    if (w.dtype == DType::F32 && !pro) {
       acts.f = x;
-      break;
-    case DType::F16:
-    case DType::BF16:
+    } else {
       prep.f = static_cast<float*>(scratch.get(static_cast<size_t>(m * k) * sizeof(float)));
       acts.f = prep.f;
-      break;
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_K:
-    case DType::Q6_K: {
-      const int64_t block = dtype_block_elems(w.dtype);
-      const int64_t qs_bytes = align64(m * k), d_bytes = align64(m * (k / block) * 4);
-      const bool kq = block == kQK_K, packed = w.packed != nullptr;
-      const int64_t bsums_bytes = kq ? align64(m * (k / 16) * 2) : 0;
-      // packed: Q8_0/Q4_0 one int32 per block; Q4_K 4 per block (Q6_K reads the bsums)
-      const int64_t corr_bytes = packed ? m * (k / block) * 4 * (kq ? 4 : 1) : 0;
-      auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + bsums_bytes + corr_bytes)));
-      prep.qs = reinterpret_cast<int8_t*>(base);
-      prep.d = reinterpret_cast<float*>(base + qs_bytes);
-      prep.bsums = kq ? reinterpret_cast<int16_t*>(base + qs_bytes + d_bytes) : nullptr;
-      prep.corr = packed ? reinterpret_cast<int32_t*>(base + qs_bytes + d_bytes + bsums_bytes) : nullptr;
-      acts.qs = prep.qs;
-      acts.d = prep.d;
-      acts.bsums = prep.bsums;
-      acts.corr = prep.corr;
-      break;
     }
+  } else {
+    const int64_t block = dtype_block_elems(w.dtype);
+    const int64_t qs_bytes = align64(m * k), d_bytes = align64(m * (k / block) * 4);
+    const bool kq = block == kQK_K, packed = w.packed != nullptr;
+    const int64_t bsums_bytes = kq ? align64(m * (k / 16) * 2) : 0;
+    // packed: Q8_0/Q4_0 one int32 per block; Q4_K 4 per block (Q6_K reads the bsums)
+    const int64_t corr_bytes = packed ? align64(m * (k / block) * 4 * (kq ? 4 : 1)) : 0;
+    const int64_t rows_bytes = pro ? pool.num_threads() * k * static_cast<int64_t>(sizeof(float)) : 0;
+    auto* base = static_cast<uint8_t*>(scratch.get(static_cast<size_t>(qs_bytes + d_bytes + bsums_bytes + corr_bytes + rows_bytes)));
+    prep.qs = reinterpret_cast<int8_t*>(base);
+    prep.d = reinterpret_cast<float*>(base + qs_bytes);
+    prep.bsums = kq ? reinterpret_cast<int16_t*>(base + qs_bytes + d_bytes) : nullptr;
+    prep.corr = packed ? reinterpret_cast<int32_t*>(base + qs_bytes + d_bytes + bsums_bytes) : nullptr;
+    if (pro) rows = reinterpret_cast<float*>(base + qs_bytes + d_bytes + bsums_bytes + corr_bytes);
+    acts.qs = prep.qs;
+    acts.d = prep.d;
+    acts.bsums = prep.bsums;
+    acts.corr = prep.corr;
   }
-  if (w.dtype != DType::F32) {
-    // Converting x is O(m k) against the O(m n k) product: spread it only when there is a lot of it.
-    const int64_t grain = std::max<int64_t>(1, 16384 / k);
-    if (m * k >= 65536) {
-      pool.parallel_for(m, grain, [&prep](int64_t i0, int64_t i1, int) { prepare_rows(prep, i0, i1); });
-    } else {
-      prepare_rows(prep, 0, m);
-    }
+  if (w.dtype == DType::F32 && !pro) return acts;
+  const auto run = [&](int64_t i0, int64_t i1, int thread) {
+    if (pro) prologue_rows(prep, *pro, x, rows, i0, i1, thread);
+    else prepare_rows(prep, i0, i1);
+  };
+  // Converting x is O(m k) against the O(m n k) product: spread it only when there is a lot of it.
+  const int64_t grain = std::max<int64_t>(1, 16384 / k);
+  if (m * k >= 65536) {
+    pool.parallel_for(m, grain, run);
+  } else {
+    run(0, m, 0);
   }
   return acts;
 }
@@ -401,7 +433,8 @@ void run_products(float* const* outs, const MatmulActs& acts, const WeightView* 
 void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bias, int64_t m, ThreadPool& pool,
                 Scratch& scratch) {
   if (m <= 0 || w.rows <= 0) return;
-  const MatmulActs acts = prepare(x, w, m, pool, scratch);
+  // Without a prologue, prepare only reads x.
+  const MatmulActs acts = prepare(const_cast<float*>(x), w, m, pool, scratch);
   const WeightView* ws[1] = {&w};
   run_products(&out, acts, ws, &bias, 1, pool);
 }
@@ -409,7 +442,14 @@ void matmul_cpu(float* out, const float* x, const WeightView& w, const float* bi
 void matmul_multi_cpu(float* const* outs, const float* x, const WeightView* const* ws, const float* const* biases,
                       int count, int64_t m, ThreadPool& pool, Scratch& scratch) {
   if (m <= 0 || count <= 0) return;
-  const MatmulActs acts = prepare(x, *ws[0], m, pool, scratch);
+  const MatmulActs acts = prepare(const_cast<float*>(x), *ws[0], m, pool, scratch);
+  for (int i = 0; i < count; i += 8) run_products(outs + i, acts, ws + i, biases + i, std::min(8, count - i), pool);
+}
+
+void matmul_prologue_cpu(float* const* outs, float* x, const MatmulPrologue& prologue, const WeightView* const* ws,
+                         const float* const* biases, int count, int64_t m, ThreadPool& pool, Scratch& scratch) {
+  if (m <= 0 || count <= 0) return;
+  const MatmulActs acts = prepare(x, *ws[0], m, pool, scratch, &prologue);
   for (int i = 0; i < count; i += 8) run_products(outs + i, acts, ws + i, biases + i, std::min(8, count - i), pool);
 }
 

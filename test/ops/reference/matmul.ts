@@ -13,10 +13,13 @@ import {
   dequantQ8_0,
   f16BitsToF32,
   f16Round,
+  f32ToBf16Bits,
+  f32ToF16Bits,
   quantizeQ8_0,
   quantizeQ8_K,
   QK8_0,
   QK_K,
+  randomQuantRows,
 } from './quant-blocks.js';
 
 export function blockElems(dtype: DType): number {
@@ -97,4 +100,20 @@ export function matmulRef(dtype: DType, w: Uint8Array, n: number, k: number, x: 
 export function matmulPlainRef(dtype: DType, w: Uint8Array, n: number, k: number, x: Float32Array, m: number, bias: Float32Array | null,
   wDeq: Float64Array = dequantizeWeights(dtype, w, n, k)): Float32Array {
   return product(wDeq, Float64Array.from(x), n, k, m, bias);
+}
+
+/** Random valid weights [n, k] of any type: floats uniform in [-1, 1), or random quants (quant-blocks.ts). */
+export function randomWeights(dtype: DType, n: number, k: number, random: () => number): Uint8Array {
+  const floats = (): Float32Array => Float32Array.from({ length: n * k }, () => random() * 2 - 1);
+  switch (dtype) {
+    case DType.F32:
+      return new Uint8Array(floats().buffer);
+    case DType.F16:
+    case DType.BF16:
+      return new Uint8Array(Uint16Array.from(floats(), dtype === DType.F16 ? f32ToF16Bits : f32ToBf16Bits).buffer);
+    case DType.Q8_0: return randomQuantRows('q8_0', n, k, random);
+    case DType.Q4_0: return randomQuantRows('q4_0', n, k, random);
+    case DType.Q4_K: return randomQuantRows('q4_K', n, k, random);
+    case DType.Q6_K: return randomQuantRows('q6_K', n, k, random);
+  }
 }
