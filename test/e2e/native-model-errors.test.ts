@@ -123,6 +123,11 @@ function validInput(): NativeStepInput {
   return buildStepInput([{ tokenIds, startPosition: 0, numScheduledTokens: 20, blockIds: [3, 1], sampleThisStep: true }], BLOCK_SIZE);
 }
 
+/** The cache slot validInput gives token t. */
+function validInputSlot(t: number): number {
+  return validInput().slotMapping[t] as number;
+}
+
 async function stepError(model: NativeModel, input: NativeStepInput): Promise<Error> {
   try {
     await model.step(input);
@@ -148,6 +153,7 @@ test('Model.step: malformed step inputs throw errors naming the field; the model
       ['a slot past the cache', (x) => (x.slotMapping[0] = NUM_BLOCKS * BLOCK_SIZE), 'slotMapping[0]: out of range'],
       ['a slot below -1', (x) => (x.slotMapping[1] = -2), 'slotMapping[1]'],
       ['slotMapping of another length', (x) => (x.slotMapping = new Int32Array(21)), 'slotMapping: length'],
+      ['two tokens on one cache slot', (x) => (x.slotMapping[7] = x.slotMapping[3] as number), `slotMapping: slot ${validInputSlot(3)} is given to more than one token`],
       ['queryStartLoc not starting at 0', (x) => (x.queryStartLoc = Int32Array.of(1, 20)), 'queryStartLoc'],
       ['queryStartLoc not ending at the token count', (x) => (x.queryStartLoc = Int32Array.of(0, 19)), 'queryStartLoc'],
       ['queryStartLoc of the wrong length', (x) => (x.queryStartLoc = Int32Array.of(0, 10, 20)), 'queryStartLoc: length'],
